@@ -1,0 +1,59 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.auth.dependencies import AuthServiceDep, CurrentUser
+from app.auth.schemas import (
+    LoginRequest,
+    MessageResponse,
+    RefreshRequest,
+    RegisterRequest,
+    RegisterResponse,
+    TokenPair,
+    UserRead,
+)
+from app.core.errors import problem_responses
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(409, 422, 429),
+)
+async def register(data: RegisterRequest, service: AuthServiceDep) -> RegisterResponse:
+    user, tokens = await service.register(data)
+    return RegisterResponse(user=UserRead.model_validate(user), **tokens.model_dump())
+
+
+@router.post("/login", responses=problem_responses(401, 422, 429))
+async def login(data: LoginRequest, service: AuthServiceDep) -> TokenPair:
+    return await service.login(data.username, data.password)
+
+
+@router.post("/token", responses=problem_responses(401, 422, 429))
+async def token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], service: AuthServiceDep
+) -> TokenPair:
+    """OAuth2 password flow, for Swagger UI's Authorize button and OAuth2 clients."""
+    return await service.login(form.username, form.password)
+
+
+@router.post("/token/refresh", responses=problem_responses(401, 422, 429))
+async def refresh(data: RefreshRequest, service: AuthServiceDep) -> TokenPair:
+    return await service.refresh(data.refresh_token)
+
+
+@router.post("/logout", responses=problem_responses(401, 422))
+async def logout(
+    data: RefreshRequest, user: CurrentUser, service: AuthServiceDep
+) -> MessageResponse:
+    await service.logout(user, data.refresh_token)
+    return MessageResponse(message="Successfully logged out")
+
+
+@router.get("/me", responses=problem_responses(401))
+async def me(user: CurrentUser) -> UserRead:
+    return UserRead.model_validate(user)

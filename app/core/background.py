@@ -1,0 +1,69 @@
+"""Lifespan-managed background loops that survive their own failures and stop on time."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+logger = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[object]]
+
+
+class BackgroundLoops:
+    def __init__(self) -> None:
+        self.stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def every(
+        self, name: str, interval_seconds: float, job: Job, *, first_delay: float = 0.0
+    ) -> None:
+        """Runs `job` now (after `first_delay`) and then every `interval_seconds`."""
+        self._tasks.append(
+            asyncio.create_task(self._repeat(name, interval_seconds, job, first_delay), name=name)
+        )
+
+    def run(self, name: str, loop: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+        """Runs a long-lived loop that watches the `stopping` event itself."""
+        self._tasks.append(asyncio.create_task(self._guard(name, loop), name=name))
+
+    async def stop(self, timeout_seconds: float) -> None:
+        self.stopping.set()
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(self._tasks, timeout=timeout_seconds)
+        for task in pending:
+            logger.warning("background task %s did not stop in time; cancelling", task.get_name())
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def sleep(self, seconds: float) -> bool:
+        """Waits, or returns True early once stopping."""
+        try:
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    async def _repeat(self, name: str, interval: float, job: Job, first_delay: float) -> None:
+        if first_delay and await self.sleep(first_delay):
+            return
+        while not self.stopping.is_set():
+            try:
+                await job()
+            except Exception:
+                logger.exception("background job %s failed; retrying in %ss", name, interval)
+            if await self.sleep(interval):
+                return
+
+    async def _guard(self, name: str, loop: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+        pause = 1.0
+        while not self.stopping.is_set():
+            try:
+                await loop(self.stopping)
+                return
+            except Exception:
+                logger.exception("background loop %s crashed; restarting in %ss", name, pause)
+                if await self.sleep(pause):
+                    return
+                pause = min(pause * 2, 30.0)

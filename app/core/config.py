@@ -1,0 +1,139 @@
+"""Settings, read once from the environment (and an optional `.env`), as SPEC §3 names them."""
+
+import logging
+import secrets
+import uuid
+from enum import StrEnum
+from functools import lru_cache
+from typing import Annotated, Self
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+logger = logging.getLogger(__name__)
+
+MIN_SECRET_LENGTH = 32
+PositiveSeconds = Annotated[int, Field(ge=1)]
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class LogFormat(StrEnum):
+    CONSOLE = "console"
+    JSON = "json"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    database_url: str = "sqlite+aiosqlite:///./events_face.db"
+    jwt_secret_key: SecretStr | None = None
+    jwt_issuer: str = "events-face"
+    environment: Environment = Environment.DEVELOPMENT
+    access_token_ttl_seconds: PositiveSeconds = 900
+    refresh_token_ttl_seconds: PositiveSeconds = 604800
+
+    events_provider_url: AnyHttpUrl = AnyHttpUrl("https://events.k3scluster.tech/api/events/")
+    events_provider_token: SecretStr = SecretStr("")
+    notifications_url: AnyHttpUrl = AnyHttpUrl(
+        "https://notifications.k3scluster.tech/api/notifications"
+    )
+    notifications_token: SecretStr = SecretStr("")
+    notifications_owner_id: str = ""
+
+    sync_interval_seconds: int = Field(default=300, ge=0)
+    outbox_relay_enabled: bool = True
+    outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
+    outbox_max_attempts: int = Field(default=20, ge=1)
+    event_retention_days: int = Field(default=7, ge=0)
+
+    redis_url: str = ""
+    rate_limit_auth: str = "10/minute"
+    trusted_proxies: str = ""
+    log_format: LogFormat = LogFormat.CONSOLE
+    log_level: str = "INFO"
+
+    _generated_secret: bool = PrivateAttr(default=False)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must be an async SQLAlchemy URL: sqlite+aiosqlite:///… or postgresql+asyncpg://…"
+            )
+        return value
+
+    @field_validator("notifications_owner_id")
+    @classmethod
+    def _owner_id_is_uuid(cls, value: str) -> str:
+        if value:
+            uuid.UUID(value)
+        return value
+
+    @model_validator(mode="after")
+    def _secret_key_policy(self) -> Self:
+        secret = self.jwt_secret_key.get_secret_value() if self.jwt_secret_key else ""
+        if not secret:
+            if self.environment is not Environment.DEVELOPMENT:
+                raise ValueError(
+                    "JWT_SECRET_KEY is required unless ENVIRONMENT=development "
+                    "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+                )
+            self.jwt_secret_key = SecretStr(secrets.token_urlsafe(MIN_SECRET_LENGTH))
+            self._generated_secret = True
+        elif self.environment is Environment.PRODUCTION and len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"JWT_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production"
+            )
+        return self
+
+    @property
+    def uses_generated_secret(self) -> bool:
+        return self._generated_secret
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secret_key(self) -> str:
+        assert self.jwt_secret_key is not None
+        return self.jwt_secret_key.get_secret_value()
+
+
+class ConfigurationError(Exception):
+    """Raised with one line that names the offending variable."""
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        variable = "_".join(str(part) for part in item["loc"]).upper()
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{variable}: {message}" if variable else message)
+    return "invalid configuration: " + "; ".join(problems)
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigurationError(describe_validation_error(error)) from None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,63 @@
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.core.database import Base, utcnow
+
+
+class Venue(Base):
+    """A provider's place, keyed by the provider's id."""
+
+    __tablename__ = "venues"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    city: Mapped[str | None] = mapped_column(String(255))
+    address: Mapped[str | None] = mapped_column(String(500))
+    seats_pattern: Mapped[str | None] = mapped_column(String(1000))
+    capacity: Mapped[int | None]
+    changed_at: Mapped[datetime | None]
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Event(Base):
+    """A provider's event, keyed by the provider's id.
+
+    `name_folded` is the name case-folded in Python, so that a case-insensitive search works
+    in every language on SQLite too (whose LOWER only folds ASCII). `capacity` is copied from
+    the venue's seat pattern at sync time, so that taking a seat is one conditional UPDATE of
+    this row; `registrations_count` counts the seats taken.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_event_time_id", "event_time", "id"),
+        Index("ix_events_name_id", "name", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    name_folded: Mapped[str] = mapped_column(String(500))
+    event_time: Mapped[datetime | None]
+    registration_deadline: Mapped[datetime | None]
+    provider_status: Mapped[str] = mapped_column(String(64), index=True)
+    number_of_visitors: Mapped[int] = mapped_column(default=0)
+    venue_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("venues.id", ondelete="SET NULL"), index=True
+    )
+    capacity: Mapped[int | None]
+    registrations_count: Mapped[int] = mapped_column(default=0)
+    changed_at: Mapped[datetime | None]
+    created_at: Mapped[datetime | None]
+    status_changed_at: Mapped[datetime | None]
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    venue: Mapped[Venue | None] = relationship(lazy="raise")
+
+    def __str__(self) -> str:
+        return self.name

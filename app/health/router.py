@@ -1,0 +1,40 @@
+import asyncio
+import logging
+from http import HTTPStatus
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from app.core.errors import problem_response, problem_responses
+from app.core.migrations import is_at_head
+
+logger = logging.getLogger(__name__)
+router = APIRouter(prefix="/health", tags=["operations"])
+
+READINESS_TIMEOUT_SECONDS = 3.0
+
+
+class HealthStatus(BaseModel):
+    status: str
+
+
+@router.get("/live")
+async def live() -> HealthStatus:
+    return HealthStatus(status="ok")
+
+
+@router.get("/ready", response_model=HealthStatus, responses=problem_responses(503))
+async def ready(request: Request) -> HealthStatus | JSONResponse:
+    try:
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+            async with request.app.state.engine.connect() as connection:
+                at_head = await is_at_head(connection)
+    except Exception as error:
+        logger.warning("readiness: database unreachable (%s)", type(error).__name__)
+        return problem_response(HTTPStatus.SERVICE_UNAVAILABLE, "The database does not answer.")
+    if not at_head:
+        return problem_response(
+            HTTPStatus.SERVICE_UNAVAILABLE, "Database migrations are not at head."
+        )
+    return HealthStatus(status="ready")

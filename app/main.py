@@ -1,0 +1,89 @@
+"""The ASGI application: `app.main:app`."""
+
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import __version__
+from app.auth.router import router as auth_router
+from app.auth.service import AuthService
+from app.core.background import BackgroundLoops
+from app.core.config import ConfigurationError, Settings, get_settings
+from app.core.database import create_engine, create_session_factory
+from app.core.errors import install_error_handlers
+from app.core.logging import configure_logging
+from app.core.middleware import RequestIdMiddleware, TrailingSlashMiddleware
+from app.core.passwords import PasswordHasher
+from app.core.security import TokenCodec
+from app.health.router import router as health_router
+
+logger = logging.getLogger(__name__)
+
+SHUTDOWN_TIMEOUT_SECONDS = 10.0
+TOKEN_PURGE_INTERVAL_SECONDS = 3600.0
+
+
+def _start_background_loops(app: FastAPI, loops: BackgroundLoops) -> None:
+    state = app.state
+
+    async def purge_expired_tokens() -> None:
+        async with state.session_factory() as session:
+            service = AuthService(session, state.settings, state.token_codec, state.password_hasher)
+            await service.purge_expired_tokens()
+
+    loops.every("token-purge", TOKEN_PURGE_INTERVAL_SECONDS, purge_expired_tokens)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    configure_logging(settings.log_format, settings.log_level)
+    if settings.uses_generated_secret:
+        logger.warning(
+            "JWT_SECRET_KEY is not set: using a random key for this process "
+            "(development only; tokens will not survive a restart)"
+        )
+    engine = create_engine(settings.database_url)
+    app.state.engine = engine
+    app.state.session_factory = create_session_factory(engine)
+    loops = BackgroundLoops()
+    _start_background_loops(app, loops)
+    try:
+        yield
+    finally:
+        await loops.stop(SHUTDOWN_TIMEOUT_SECONDS)
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="events-face",
+        version=__version__,
+        description="Browse the events catalogue, register visitors, confirm registrations.",
+        lifespan=lifespan,
+        redirect_slashes=False,
+    )
+    app.state.settings = settings
+    app.state.token_codec = TokenCodec(settings.secret_key, settings.jwt_issuer)
+    app.state.password_hasher = PasswordHasher()
+    install_error_handlers(app)
+    app.include_router(health_router)
+    app.include_router(auth_router)
+    app.add_middleware(TrailingSlashMiddleware, prefixes=("/api/", "/health/"))
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+def _app_from_environment() -> FastAPI:
+    try:
+        return create_app(get_settings())
+    except ConfigurationError as error:
+        print(f"events-face: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+app = _app_from_environment()

@@ -1,0 +1,67 @@
+"""Test databases: a fresh schema per session, emptied between tests."""
+
+import asyncio
+import os
+from collections.abc import Iterator
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app.core.migrations import upgrade_to_head
+from app.models import Base
+
+POSTGRES_URL_VARIABLE = "TEST_DATABASE_URL"
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_URL_VARIABLE) or None
+
+
+async def reset_postgres_schema(url: str) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+async def prepare_database(url: str) -> None:
+    if url.startswith("postgresql"):
+        await reset_postgres_schema(url)
+    await asyncio.to_thread(upgrade_to_head, url)
+
+
+def _tables_children_first() -> Iterator[str]:
+    for table in reversed(Base.metadata.sorted_tables):
+        yield table.name
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
+    names = list(_tables_children_first())
+    async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(text(f"TRUNCATE TABLE {', '.join(names)} CASCADE"))
+        else:
+            for name in names:
+                await connection.execute(text(f"DELETE FROM {name}"))  # noqa: S608
+
+
+async def create_scratch_postgres_database(url: str, suffix: str) -> str:
+    """A new, empty database beside the test one, for tests that migrate down and up."""
+    parsed = make_url(url)
+    name = f"{parsed.database}_{suffix}"
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_postgres_database(url: str, scratch_url: str) -> None:
+    name = make_url(scratch_url).database
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
