@@ -6,6 +6,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, utcnow
 
+# Provider statuses under which registration can be open; anything else (including statuses
+# we have never seen) counts as closed.
+OPEN_PROVIDER_STATUSES = frozenset({"new", "published", "open"})
+
 
 class Venue(Base):
     """A provider's place, keyed by the provider's id."""
@@ -61,3 +65,8 @@ class Event(Base):
 
     def __str__(self) -> str:
         return self.name
+
+    def registration_is_open(self, now: datetime) -> bool:
+        return self.provider_status in OPEN_PROVIDER_STATUSES and (
+            self.registration_deadline is None or self.registration_deadline > now
+        )

@@ -1,0 +1,57 @@
+"""Rows for tests that need events without going through a sync."""
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.database import utcnow
+from app.events.models import Event, Venue
+
+
+async def create_venue(session_factory: async_sessionmaker[AsyncSession], **fields: Any) -> Venue:
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "name": "Екатеринбург Арена",
+        "city": "Екатеринбург",
+        "address": "Репина ул., 5",
+        "seats_pattern": "A1-50",
+        "capacity": 50,
+    }
+    values.update(fields)
+    venue = Venue(**values)
+    async with session_factory() as session:
+        session.add(venue)
+        await session.commit()
+    return venue
+
+
+async def create_event(
+    session_factory: async_sessionmaker[AsyncSession],
+    *,
+    venue: Venue | None = None,
+    **fields: Any,
+) -> Event:
+    """An event open for registration a week from now, unless `fields` say otherwise."""
+    now = utcnow()
+    name = fields.pop("name", f"Конференция по Python {uuid.uuid4().hex[:6]}")
+    event_time: datetime = fields.pop("event_time", now + timedelta(days=7))
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "name": name,
+        "name_folded": name.casefold(),
+        "event_time": event_time,
+        "registration_deadline": event_time - timedelta(days=1),
+        "provider_status": "published",
+        "venue_id": venue.id if venue else None,
+        "capacity": venue.capacity if venue else None,
+        "changed_at": now,
+        "created_at": now,
+    }
+    values.update(fields)
+    event = Event(**values)
+    async with session_factory() as session:
+        session.add(event)
+        await session.commit()
+    return event
