@@ -130,15 +130,19 @@ async def _validation_error(_request: Request, error: Exception) -> JSONResponse
 
 
 async def _unhandled_error(request: Request, error: Exception) -> JSONResponse:
-    logger.exception(
+    request_id = getattr(request.state, "request_id", None) or current_request_id()
+    logger.error(
         "unhandled error on %s %s (request id %s)",
         request.method,
         request.url.path,
-        current_request_id(),
+        request_id,
+        exc_info=error,
+        extra={"request_id": request_id},
     )
     return problem_response(
         HTTPStatus.INTERNAL_SERVER_ERROR,
-        f"An unexpected error occurred. Quote request id {current_request_id()} when reporting it.",
+        f"An unexpected error occurred. Quote request id {request_id} when reporting it.",
+        headers={"X-Request-ID": request_id},
     )
 
 

@@ -27,6 +27,8 @@ class RequestIdMiddleware:
             return
         request_id = self._incoming(scope) or uuid.uuid4().hex
         token = _request_id.set(request_id)
+        # Also on the request state: Starlette answers unhandled errors outside this middleware.
+        scope.setdefault("state", {})["request_id"] = request_id
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -15,10 +15,12 @@ async def test_register_creates_user_and_returns_tokens(client):
     assert body["user"]["username"] == "ivan.petrov"
     assert body["user"]["email"] == "ivan@example.com"
     assert body["user"]["is_staff"] is False
-    assert "password" not in str(body["user"]) and "hash" not in str(body["user"])
+    assert "password" not in str(body["user"])
+    assert "hash" not in str(body["user"])
     assert body["token_type"] == "bearer"
     assert body["expires_in"] == 900
-    assert body["access_token"] and body["refresh_token"]
+    assert body["access_token"]
+    assert body["refresh_token"]
 
 
 @pytest.mark.parametrize("path", ["/api/auth/register", "/api/auth/register/"])

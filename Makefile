@@ -1,0 +1,20 @@
+# The two commands of the README, plus a few conveniences. Each bootstraps uv and the venv.
+UV := ./scripts/uv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint format bench
+
+run: ## serve on SQLite (creates the database, applies migrations)
+	$(UV) run --frozen events-face serve --host $(HOST) --port $(PORT)
+
+test: ## the whole suite (SQLite; PostgreSQL too when TEST_DATABASE_URL is set)
+	$(UV) run --frozen pytest
+
+lint:
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format:
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .

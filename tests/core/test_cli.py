@@ -1,0 +1,71 @@
+import asyncio
+
+import httpx
+from asgi_lifespan import LifespanManager
+
+from app.main import create_app
+from tests.conftest import make_settings
+from tests.support.processes import child_environment, run_cli
+
+
+async def _login_and_me(database_url: str, username: str, password: str) -> httpx.Response:
+    application = create_app(make_settings(database_url))
+    async with (
+        LifespanManager(application),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=application), base_url="http://testserver"
+        ) as http,
+    ):
+        login = await http.post(
+            "/api/auth/login", json={"username": username, "password": password}
+        )
+        token = login.json()["access_token"]
+        return await http.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+
+
+async def test_createsuperuser_makes_a_staff_user_who_can_log_in(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    env = child_environment(DATABASE_URL=url)
+    assert (await run_cli("migrate", env=env, cwd=tmp_path))[0] == 0
+
+    code, stdout, _ = await run_cli(
+        "createsuperuser",
+        "--username",
+        "admin",
+        "--password",
+        "s3cret-admin-pass",
+        env=env,
+        cwd=tmp_path,
+    )
+
+    assert code == 0
+    assert "admin" in stdout
+    me = await _login_and_me(url, "admin", "s3cret-admin-pass")
+    assert me.json()["is_staff"] is True
+
+
+async def test_createsuperuser_refuses_duplicates_weak_passwords_and_missing_input(tmp_path):
+    env = child_environment(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    await run_cli("migrate", env=env, cwd=tmp_path)
+    args = ("createsuperuser", "--username", "admin")
+    await run_cli(*args, "--password", "s3cret-admin-pass", env=env, cwd=tmp_path)
+
+    duplicate, numeric, missing = await asyncio.gather(
+        run_cli(*args, "--password", "another-pass-1", env=env, cwd=tmp_path),
+        run_cli(
+            "createsuperuser",
+            "--username",
+            "root",
+            "--password",
+            "12345678901",
+            env=env,
+            cwd=tmp_path,
+        ),
+        run_cli("createsuperuser", "--username", "root", env=env, cwd=tmp_path),
+    )
+
+    assert duplicate[0] == numeric[0] == missing[0] == 1
+    assert "already exists" in duplicate[2]
+    assert "numeric" in numeric[2]
+    assert "--password" in missing[2]
+    assert "Traceback" not in duplicate[2] + numeric[2] + missing[2]

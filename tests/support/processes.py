@@ -1,0 +1,76 @@
+"""Running our console script and servers as real processes."""
+
+import asyncio
+import os
+import socket
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def child_environment(**variables: str) -> dict[str, str]:
+    """The test's environment without our settings, plus `variables`."""
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DATABASE_", "JWT_", "ENVIRONMENT", "TEST_"))
+    }
+    environment["PYTHONPATH"] = str(PROJECT_ROOT)
+    environment.update(variables)
+    return environment
+
+
+async def run_cli(
+    *args: str, env: Mapping[str, str], cwd: Path, timeout: float = 60.0
+) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app.cli",
+        *args,
+        env=dict(env),
+        cwd=cwd,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def wait_until_ready(url: str, process: asyncio.subprocess.Process, timeout: float) -> int:
+    """Polls `url` until it answers 200; returns the last status (0 when it never answered)."""
+    status = 0
+    async with httpx.AsyncClient() as http:
+        for _ in range(int(timeout * 10)):
+            if process.returncode is not None:
+                return status
+            try:
+                status = (await http.get(url)).status_code
+            except httpx.TransportError:
+                status = 0
+            if status == 200:
+                return status
+            await asyncio.sleep(0.1)
+    return status
+
+
+async def stop(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
