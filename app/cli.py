@@ -36,6 +36,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         host=args.host,
         port=args.port,
         log_config=None,  # our root handler formats uvicorn's records too
+        access_log=False,  # app.access logs each request with its request id instead
         proxy_headers=False,  # trusted proxies are handled by the app (TRUSTED_PROXIES)
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )

@@ -15,10 +15,12 @@ from app.core.config import ConfigurationError, Settings, get_settings
 from app.core.database import create_engine, create_session_factory
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
+from app.core.metrics import Metrics, MetricsMiddleware
 from app.core.middleware import RequestIdMiddleware, TrailingSlashMiddleware
 from app.core.passwords import PasswordHasher
+from app.core.ratelimit import RateLimiter, storage_for
 from app.core.security import TokenCodec
-from app.health.router import router as health_router
+from app.operations.router import router as operations_router
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings.database_url)
     app.state.engine = engine
     app.state.session_factory = create_session_factory(engine)
+    app.state.rate_limiter = RateLimiter(storage_for(settings.redis_url), settings.rate_limit_auth)
     loops = BackgroundLoops()
     _start_background_loops(app, loops)
     try:
@@ -71,8 +74,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_codec = TokenCodec(settings.secret_key, settings.jwt_issuer)
     app.state.password_hasher = PasswordHasher()
     install_error_handlers(app)
-    app.include_router(health_router)
+    app.include_router(operations_router)
     app.include_router(auth_router)
+    app.state.metrics = Metrics()
+    # Innermost, so that it sees the route the router matched on the (rewritten) scope.
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     app.add_middleware(TrailingSlashMiddleware, prefixes=("/api/", "/health/"))
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -36,6 +36,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "jwt_secret_key": TEST_SECRET,
         "sync_interval_seconds": 0,
         "outbox_relay_enabled": False,
+        # Each test file checks its own limits; the shared app must never throttle the suite.
+        "rate_limit_auth": "100000/minute",
     }
     values.update(overrides)
     return load_settings(**values)

@@ -1,7 +1,8 @@
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
 from app.auth.models import User
@@ -9,6 +10,7 @@ from app.auth.repository import UserRepository
 from app.auth.service import AuthService
 from app.core.dependencies import PasswordHasherDep, SessionDep, SettingsDep, TokenCodecDep
 from app.core.errors import ForbiddenError, UnauthorizedError
+from app.core.ratelimit import RateLimiter, client_ip, parse_trusted_proxies
 from app.core.security import InvalidTokenError, TokenType
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
@@ -53,4 +55,32 @@ async def get_staff_user(user: CurrentUser) -> User:
 
 
 StaffUser = Annotated[User, Depends(get_staff_user)]
+
+
+class AuthRateLimit:
+    """RATE_LIMIT_AUTH per client IP and per username, for one auth endpoint."""
+
+    def __init__(self, limiter: RateLimiter, scope: str, client: str) -> None:
+        self._limiter = limiter
+        self._scope = scope
+        self._client = client
+
+    async def __call__(self, username: str | None = None) -> None:
+        identities = [("ip", self._client)]
+        if username:
+            identities.append(("user", username.casefold()))
+        await self._limiter.hit(self._scope, identities)
+
+
+def _auth_rate_limit(scope: str) -> Callable[[Request, SettingsDep], AuthRateLimit]:
+    def dependency(request: Request, settings: SettingsDep) -> AuthRateLimit:
+        client = client_ip(request, parse_trusted_proxies(settings.trusted_proxies))
+        return AuthRateLimit(request.app.state.rate_limiter, scope, client)
+
+    return dependency
+
+
+LoginRateLimit = Annotated[AuthRateLimit, Depends(_auth_rate_limit("login"))]
+RegisterRateLimit = Annotated[AuthRateLimit, Depends(_auth_rate_limit("register"))]
+RefreshRateLimit = Annotated[AuthRateLimit, Depends(_auth_rate_limit("refresh"))]
 AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]

@@ -3,7 +3,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from app.auth.dependencies import AuthServiceDep, CurrentUser
+from app.auth.dependencies import (
+    AuthServiceDep,
+    CurrentUser,
+    LoginRateLimit,
+    RefreshRateLimit,
+    RegisterRateLimit,
+)
 from app.auth.schemas import (
     LoginRequest,
     MessageResponse,
@@ -23,26 +29,38 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(409, 422, 429),
 )
-async def register(data: RegisterRequest, service: AuthServiceDep) -> RegisterResponse:
+async def register(
+    data: RegisterRequest, service: AuthServiceDep, rate_limit: RegisterRateLimit
+) -> RegisterResponse:
+    await rate_limit(data.username)
     user, tokens = await service.register(data)
     return RegisterResponse(user=UserRead.model_validate(user), **tokens.model_dump())
 
 
 @router.post("/login", responses=problem_responses(401, 422, 429))
-async def login(data: LoginRequest, service: AuthServiceDep) -> TokenPair:
+async def login(
+    data: LoginRequest, service: AuthServiceDep, rate_limit: LoginRateLimit
+) -> TokenPair:
+    await rate_limit(data.username)
     return await service.login(data.username, data.password)
 
 
 @router.post("/token", responses=problem_responses(401, 422, 429))
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], service: AuthServiceDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    service: AuthServiceDep,
+    rate_limit: LoginRateLimit,
 ) -> TokenPair:
     """OAuth2 password flow, for Swagger UI's Authorize button and OAuth2 clients."""
+    await rate_limit(form.username)
     return await service.login(form.username, form.password)
 
 
 @router.post("/token/refresh", responses=problem_responses(401, 422, 429))
-async def refresh(data: RefreshRequest, service: AuthServiceDep) -> TokenPair:
+async def refresh(
+    data: RefreshRequest, service: AuthServiceDep, rate_limit: RefreshRateLimit
+) -> TokenPair:
+    await rate_limit()
     return await service.refresh(data.refresh_token)
 
 

@@ -1,12 +1,13 @@
 """Settings, read once from the environment (and an optional `.env`), as SPEC §3 names them."""
 
-import logging
+import ipaddress
 import secrets
 import uuid
 from enum import StrEnum
 from functools import lru_cache
 from typing import Annotated, Self
 
+from limits import parse as parse_limit
 from pydantic import (
     AnyHttpUrl,
     Field,
@@ -17,8 +18,6 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-logger = logging.getLogger(__name__)
 
 MIN_SECRET_LENGTH = 32
 PositiveSeconds = Annotated[int, Field(ge=1)]
@@ -74,6 +73,22 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must be an async SQLAlchemy URL: sqlite+aiosqlite:///… or postgresql+asyncpg://…"
             )
+        return value
+
+    @field_validator("rate_limit_auth")
+    @classmethod
+    def _rate_limit_syntax(cls, value: str) -> str:
+        try:
+            parse_limit(value)
+        except ValueError:
+            raise ValueError('must look like "10/minute" (per second|minute|hour|day)') from None
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: str) -> str:
+        for part in filter(None, (part.strip() for part in value.split(","))):
+            ipaddress.ip_network(part)
         return value
 
     @field_validator("notifications_owner_id")

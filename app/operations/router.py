@@ -2,15 +2,16 @@ import asyncio
 import logging
 from http import HTTPStatus
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from app.core.errors import problem_response, problem_responses
+from app.core.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
 from app.core.migrations import is_at_head
 
 logger = logging.getLogger(__name__)
-router = APIRouter(prefix="/health", tags=["operations"])
+router = APIRouter(tags=["operations"])
 
 READINESS_TIMEOUT_SECONDS = 3.0
 
@@ -19,12 +20,12 @@ class HealthStatus(BaseModel):
     status: str
 
 
-@router.get("/live")
+@router.get("/health/live")
 async def live() -> HealthStatus:
     return HealthStatus(status="ok")
 
 
-@router.get("/ready", response_model=HealthStatus, responses=problem_responses(503))
+@router.get("/health/ready", response_model=HealthStatus, responses=problem_responses(503))
 async def ready(request: Request) -> HealthStatus | JSONResponse:
     try:
         async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
@@ -38,3 +39,13 @@ async def ready(request: Request) -> HealthStatus | JSONResponse:
             HTTPStatus.SERVICE_UNAVAILABLE, "Database migrations are not at head."
         )
     return HealthStatus(status="ready")
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {PROMETHEUS_CONTENT_TYPE: {}}, "description": "Prometheus text"}},
+)
+async def metrics(request: Request) -> Response:
+    registry: Metrics = request.app.state.metrics
+    return Response(registry.render(), media_type=PROMETHEUS_CONTENT_TYPE)

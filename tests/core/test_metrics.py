@@ -1,0 +1,58 @@
+import re
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The value of one Prometheus sample, 0 when absent."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    for line in text.splitlines():
+        match = re.fullmatch(rf"{name}\{{(.*)\}} (\S+)", line) or re.fullmatch(
+            rf"{name} (\S+)", line
+        )
+        if not match:
+            continue
+        if len(match.groups()) == 1 and not labels:
+            return float(match.group(1))
+        if len(match.groups()) == 2:
+            found = ",".join(sorted(match.group(1).split(",")))
+            if found == wanted:
+                return float(match.group(2))
+    return 0.0
+
+
+async def test_request_counts_and_latency_move_by_route_template(client):
+    before = (await client.get("/metrics")).text
+    await client.get("/health/live")
+    await client.get("/health/live/")
+    await client.get("/api/auth/me")
+    after = (await client.get("/metrics")).text
+
+    live = {"method": "GET", "route": "/health/live", "status": "200"}
+    me = {"method": "GET", "route": "/api/auth/me", "status": "401"}
+    assert (
+        sample(after, "http_requests_total", **live) - sample(before, "http_requests_total", **live)
+        == 2
+    )
+    assert (
+        sample(after, "http_requests_total", **me) - sample(before, "http_requests_total", **me)
+        == 1
+    )
+    latency = {"method": "GET", "route": "/health/live"}
+    assert sample(after, "http_request_duration_seconds_count", **latency) >= 2
+
+
+async def test_unmatched_paths_share_one_label(client):
+    await client.get("/api/nothing/abc123")
+    await client.get("/api/nothing/def456")
+
+    text = (await client.get("/metrics")).text
+
+    assert "abc123" not in text
+    assert sample(text, "http_requests_total", method="GET", route="unmatched", status="404") >= 2
+
+
+async def test_metrics_are_prometheus_text(client):
+    response = await client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "# TYPE http_requests_total counter" in response.text
