@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app import __version__
+from app.admin.site import mount_admin
 from app.auth.router import router as auth_router
 from app.auth.service import AuthService
 from app.core.background import BackgroundLoops
@@ -51,6 +52,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings.database_url)
     app.state.engine = engine
     app.state.session_factory = create_session_factory(engine)
+    app.state.admin_session_maker.configure(bind=engine)
     app.state.rate_limiter = RateLimiter(storage_for(settings.redis_url), settings.rate_limit_auth)
     loops = BackgroundLoops()
     _start_background_loops(app, loops)
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.include_router(operations_router)
     app.include_router(auth_router)
+    app.state.admin_session_maker = mount_admin(app)
     app.state.metrics = Metrics()
     # Innermost, so that it sees the route the router matched on the (rewritten) scope.
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -1,0 +1,76 @@
+"""The admin site: staff only, with events-face credentials."""
+
+from sqlalchemy import update
+
+from app.auth.models import User
+from tests.support.auth import PASSWORD, register
+
+
+async def make_staff(app, username: str) -> None:
+    async with app.state.session_factory() as session:
+        await session.execute(update(User).where(User.username == username).values(is_staff=True))
+        await session.commit()
+
+
+async def admin_login(client, username: str, password: str = PASSWORD):
+    return await client.post(
+        "/admin/login", data={"username": username, "password": password}, follow_redirects=False
+    )
+
+
+async def test_admin_without_a_session_redirects_to_its_login(client):
+    response = await client.get("/admin/user/list", follow_redirects=False)
+
+    assert response.status_code in (302, 303, 307)
+    assert "/admin/login" in response.headers["location"]
+
+
+async def test_a_user_who_is_not_staff_cannot_log_in(client):
+    await register(client, "ivan")
+
+    response = await admin_login(client, "ivan")
+    listing = await client.get("/admin/user/list", follow_redirects=False)
+
+    assert response.status_code == 400
+    assert listing.status_code != 200
+
+
+async def test_a_wrong_password_cannot_log_in(client, app):
+    await register(client, "admin")
+    await make_staff(app, "admin")
+
+    response = await admin_login(client, "admin", "not-the-password")
+
+    assert response.status_code == 400
+
+
+async def test_staff_see_users_events_venues_and_sync_runs(client, app):
+    await register(client, "admin")
+    await register(client, "ivan.petrov")
+    await make_staff(app, "admin")
+
+    login = await admin_login(client, "admin")
+    pages = {
+        name: await client.get(f"/admin/{name}/list")
+        for name in ("user", "venue", "event", "sync-run")
+    }
+
+    assert login.status_code == 302
+    assert all(page.status_code == 200 for page in pages.values()), {
+        name: page.status_code for name, page in pages.items()
+    }
+    assert "ivan.petrov" in pages["user"].text
+    assert "password_hash" not in pages["user"].text
+
+
+async def test_a_staff_session_ends_when_the_user_loses_staff(client, app):
+    await register(client, "admin")
+    await make_staff(app, "admin")
+    await admin_login(client, "admin")
+    async with app.state.session_factory() as session:
+        await session.execute(update(User).values(is_staff=False))
+        await session.commit()
+
+    response = await client.get("/admin/user/list", follow_redirects=False)
+
+    assert response.status_code != 200
