@@ -18,6 +18,7 @@ from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics, MetricsMiddleware
 from app.core.middleware import RequestIdMiddleware, TrailingSlashMiddleware
+from app.core.openapi import install_openapi
 from app.core.passwords import PasswordHasher
 from app.core.ratelimit import RateLimiter, storage_for
 from app.core.security import TokenCodec
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.token_codec = TokenCodec(settings.secret_key, settings.jwt_issuer)
     app.state.password_hasher = PasswordHasher()
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(operations_router)
     app.include_router(auth_router)
     app.state.admin_session_maker = mount_admin(app)

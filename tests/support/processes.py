@@ -30,6 +30,18 @@ def child_environment(**variables: str) -> dict[str, str]:
     return environment
 
 
+def service_environment(database_url: str, **variables: str) -> dict[str, str]:
+    """A child environment for a served app with no background work unless asked for."""
+    return child_environment(
+        DATABASE_URL=database_url,
+        ENVIRONMENT="test",
+        JWT_SECRET_KEY="a-child-process-secret-of-at-least-32-chars",
+        SYNC_INTERVAL_SECONDS="0",
+        OUTBOX_RELAY_ENABLED="false",
+        **variables,
+    )
+
+
 async def run_cli(
     *args: str, env: Mapping[str, str], cwd: Path, timeout: float = 60.0
 ) -> tuple[int, str, str]:

@@ -1,0 +1,62 @@
+"""The OpenAPI document, with every error response documented as what it really is: an RFC
+9457 problem (`application/problem+json`), 422s included, and a 401 on every protected
+operation. One pass over the generated document, so no route has to remember it."""
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app.core.errors import PROBLEM_JSON, Problem
+
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def _problem_response(status: int) -> dict[str, Any]:
+    return {
+        "description": HTTPStatus(status).phrase,
+        "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
+    }
+
+
+def _document_operation(operation: dict[str, Any]) -> None:
+    responses: dict[str, Any] = operation.setdefault("responses", {})
+    if operation.get("security"):
+        responses.setdefault("401", _problem_response(401))
+    for status in list(responses):
+        if status.isdigit() and int(status) >= 400:
+            description = responses[status].get("description")
+            responses[status] = _problem_response(int(status))
+            if description and description != "Validation Error":
+                responses[status]["description"] = description
+
+
+def _add_problem_schemas(document: dict[str, Any]) -> None:
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name in FASTAPI_VALIDATION_SCHEMAS:
+        schemas.pop(name, None)
+    problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(problem.pop("$defs", {}))
+    schemas["Problem"] = problem
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        for path_item in document.get("paths", {}).values():
+            for operation in path_item.values():
+                _document_operation(operation)
+        _add_problem_schemas(document)
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
