@@ -4,9 +4,12 @@ import argparse
 import asyncio
 import getpass
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import date
 
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.schemas import RegisterRequest
 from app.auth.service import AuthService
@@ -17,6 +20,9 @@ from app.core.logging import configure_logging
 from app.core.migrations import upgrade_to_head
 from app.core.passwords import PasswordHasher
 from app.core.security import TokenCodec
+from app.events.service import EventService
+from app.sync.provider import create_provider_client, create_provider_http_client
+from app.sync.service import SyncMode, SyncService, summary
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
 
@@ -68,10 +74,18 @@ def createsuperuser(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(_create_staff_user(settings, data))
 
 
-async def _create_staff_user(settings: Settings, data: RegisterRequest) -> int:
+@asynccontextmanager
+async def _sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
     engine = create_engine(settings.database_url)
     try:
-        async with create_session_factory(engine)() as session:
+        yield create_session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _create_staff_user(settings: Settings, data: RegisterRequest) -> int:
+    try:
+        async with _sessions(settings) as sessions, sessions() as session:
             service = AuthService(
                 session,
                 settings,
@@ -81,10 +95,50 @@ async def _create_staff_user(settings: Settings, data: RegisterRequest) -> int:
             user = await service.create_staff_user(data.username, data.email, data.password)
     except AppError as error:
         return _fail(error.detail)
-    finally:
-        await engine.dispose()
     print(f"staff user {user.username} created")
     return 0
+
+
+def sync_events(args: argparse.Namespace, settings: Settings) -> int:
+    if args.all and args.date:
+        return _fail("--all and --date exclude each other")
+    mode = SyncMode.ALL if args.all else SyncMode.DATE if args.date else SyncMode.INCREMENTAL
+    return asyncio.run(_sync_events(settings, mode, args.date))
+
+
+async def _sync_events(settings: Settings, mode: SyncMode, on_date: date | None) -> int:
+    async with _sessions(settings) as sessions, create_provider_http_client() as http:
+        run = await SyncService(sessions, create_provider_client(http, settings)).run(mode, on_date)
+    if run is None:
+        print("sync skipped: another run holds the lease")
+        return 0
+    print(f"sync run {run.id} {run.status}: {summary(run)}")
+    return 0 if run.status == "success" else 1
+
+
+def cleanup_events(args: argparse.Namespace, settings: Settings) -> int:
+    days = settings.event_retention_days if args.days is None else args.days
+    return asyncio.run(_cleanup_events(settings, days))
+
+
+async def _cleanup_events(settings: Settings, days: int) -> int:
+    async with _sessions(settings) as sessions, sessions() as session:
+        deleted = await EventService(session).delete_ended(days)
+    print(f"deleted {deleted} events that ended more than {days} days ago")
+    return 0
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _days(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"not a number of days: {text!r}")
+    return int(text)
 
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -101,6 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.set_defaults(handler=serve)
 
     commands.add_parser("migrate", help="apply migrations and exit").set_defaults(handler=migrate)
+
+    sync_parser = commands.add_parser("sync-events", help="one sync run from events-provider")
+    sync_parser.add_argument("--all", action="store_true", help="every event, not only changes")
+    sync_parser.add_argument("--date", type=_iso_date, help="events changed on or after YYYY-MM-DD")
+    sync_parser.set_defaults(handler=sync_events)
+
+    cleanup_parser = commands.add_parser("cleanup-events", help="delete events long past")
+    cleanup_parser.add_argument(
+        "--days", type=_days, help="that ended more than N days ago (default EVENT_RETENTION_DAYS)"
+    )
+    cleanup_parser.set_defaults(handler=cleanup_events)
 
     user_parser = commands.add_parser("createsuperuser", help="create a staff user")
     user_parser.add_argument("--username")

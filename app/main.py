@@ -22,12 +22,18 @@ from app.core.openapi import install_openapi
 from app.core.passwords import PasswordHasher
 from app.core.ratelimit import RateLimiter, storage_for
 from app.core.security import TokenCodec
+from app.events.router import router as events_router
+from app.events.service import EventService
 from app.operations.router import router as operations_router
+from app.sync.provider import create_provider_client, create_provider_http_client
+from app.sync.router import router as sync_router
+from app.sync.service import SyncMode, SyncService
 
 logger = logging.getLogger(__name__)
 
 SHUTDOWN_TIMEOUT_SECONDS = 10.0
 TOKEN_PURGE_INTERVAL_SECONDS = 3600.0
+EVENT_CLEANUP_INTERVAL_SECONDS = 86400.0
 
 
 def _start_background_loops(app: FastAPI, loops: BackgroundLoops) -> None:
@@ -39,6 +45,18 @@ def _start_background_loops(app: FastAPI, loops: BackgroundLoops) -> None:
             await service.purge_expired_tokens()
 
     loops.every("token-purge", TOKEN_PURGE_INTERVAL_SECONDS, purge_expired_tokens)
+
+    async def delete_ended_events() -> None:
+        async with state.session_factory() as session:
+            await EventService(session).delete_ended(state.settings.event_retention_days)
+
+    loops.every("event-cleanup", EVENT_CLEANUP_INTERVAL_SECONDS, delete_ended_events)
+    if state.settings.sync_interval_seconds:
+
+        async def incremental_sync() -> None:
+            await state.sync_service.run(SyncMode.INCREMENTAL)
+
+        loops.every("events-sync", state.settings.sync_interval_seconds, incremental_sync)
 
 
 @asynccontextmanager
@@ -55,12 +73,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.session_factory = create_session_factory(engine)
     app.state.admin_session_maker.configure(bind=engine)
     app.state.rate_limiter = RateLimiter(storage_for(settings.redis_url), settings.rate_limit_auth)
+    provider_http = create_provider_http_client()
+    app.state.sync_service = SyncService(
+        app.state.session_factory, create_provider_client(provider_http, settings)
+    )
     loops = BackgroundLoops()
+    app.state.background = loops
     _start_background_loops(app, loops)
     try:
         yield
     finally:
         await loops.stop(SHUTDOWN_TIMEOUT_SECONDS)
+        await provider_http.aclose()
         await engine.dispose()
 
 
@@ -80,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     app.include_router(operations_router)
     app.include_router(auth_router)
+    app.include_router(events_router)
+    app.include_router(sync_router)
     app.state.admin_session_maker = mount_admin(app)
     app.state.metrics = Metrics()
     # Innermost, so that it sees the route the router matched on the (rewritten) scope.

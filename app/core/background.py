@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 
 logger = logging.getLogger(__name__)
 
@@ -12,19 +12,26 @@ Job = Callable[[], Awaitable[object]]
 class BackgroundLoops:
     def __init__(self) -> None:
         self.stopping = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def every(
         self, name: str, interval_seconds: float, job: Job, *, first_delay: float = 0.0
     ) -> None:
         """Runs `job` now (after `first_delay`) and then every `interval_seconds`."""
-        self._tasks.append(
-            asyncio.create_task(self._repeat(name, interval_seconds, job, first_delay), name=name)
-        )
+        self._track(self._repeat(name, interval_seconds, job, first_delay), name)
 
     def run(self, name: str, loop: Callable[[asyncio.Event], Awaitable[None]]) -> None:
         """Runs a long-lived loop that watches the `stopping` event itself."""
-        self._tasks.append(asyncio.create_task(self._guard(name, loop), name=name))
+        self._track(self._guard(name, loop), name)
+
+    def spawn(self, name: str, work: Awaitable[object]) -> None:
+        """Runs one piece of work (a triggered sync, say) that shutdown waits for or cancels."""
+        self._track(self._once(name, work), name)
+
+    def _track(self, coroutine: Coroutine[object, object, None], name: str) -> None:
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def stop(self, timeout_seconds: float) -> None:
         self.stopping.set()
@@ -34,8 +41,7 @@ class BackgroundLoops:
         for task in pending:
             logger.warning("background task %s did not stop in time; cancelling", task.get_name())
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def sleep(self, seconds: float) -> bool:
         """Waits, or returns True early once stopping."""
@@ -55,6 +61,12 @@ class BackgroundLoops:
                 logger.exception("background job %s failed; retrying in %ss", name, interval)
             if await self.sleep(interval):
                 return
+
+    async def _once(self, name: str, work: Awaitable[object]) -> None:
+        try:
+            await work
+        except Exception:
+            logger.exception("background task %s failed", name)
 
     async def _guard(self, name: str, loop: Callable[[asyncio.Event], Awaitable[None]]) -> None:
         pause = 1.0

@@ -11,6 +11,10 @@ from app.core.database import Base, utcnow
 OPEN_PROVIDER_STATUSES = frozenset({"new", "published", "open"})
 
 
+def registration_is_open(provider_status: str, deadline: datetime | None, now: datetime) -> bool:
+    return provider_status in OPEN_PROVIDER_STATUSES and (deadline is None or deadline > now)
+
+
 class Venue(Base):
     """A provider's place, keyed by the provider's id."""
 
@@ -67,6 +71,4 @@ class Event(Base):
         return self.name
 
     def registration_is_open(self, now: datetime) -> bool:
-        return self.provider_status in OPEN_PROVIDER_STATUSES and (
-            self.registration_deadline is None or self.registration_deadline > now
-        )
+        return registration_is_open(self.provider_status, self.registration_deadline, now)

@@ -3,13 +3,7 @@
 from sqlalchemy import update
 
 from app.auth.models import User
-from tests.support.auth import PASSWORD, register
-
-
-async def make_staff(app, username: str) -> None:
-    async with app.state.session_factory() as session:
-        await session.execute(update(User).where(User.username == username).values(is_staff=True))
-        await session.commit()
+from tests.support.auth import PASSWORD, make_staff, register
 
 
 async def admin_login(client, username: str, password: str = PASSWORD):

@@ -1,4 +1,8 @@
 import httpx
+from fastapi import FastAPI
+from sqlalchemy import update
+
+from app.auth.models import User
 
 PASSWORD = "correct-horse-battery"
 
@@ -19,3 +23,15 @@ async def register(
 
 async def access_token(client: httpx.AsyncClient, username: str = "ivan") -> str:
     return str((await register(client, username))["access_token"])
+
+
+async def make_staff(app: FastAPI, username: str) -> None:
+    async with app.state.session_factory() as session:
+        await session.execute(update(User).where(User.username == username).values(is_staff=True))
+        await session.commit()
+
+
+async def staff_token(client: httpx.AsyncClient, app: FastAPI, username: str = "admin") -> str:
+    token = await access_token(client, username)
+    await make_staff(app, username)
+    return token

@@ -36,13 +36,13 @@ async def create_event(
     """An event open for registration a week from now, unless `fields` say otherwise."""
     now = utcnow()
     name = fields.pop("name", f"Конференция по Python {uuid.uuid4().hex[:6]}")
-    event_time: datetime = fields.pop("event_time", now + timedelta(days=7))
+    event_time: datetime | None = fields.pop("event_time", now + timedelta(days=7))
     values: dict[str, Any] = {
         "id": uuid.uuid4(),
         "name": name,
         "name_folded": name.casefold(),
         "event_time": event_time,
-        "registration_deadline": event_time - timedelta(days=1),
+        "registration_deadline": event_time - timedelta(days=1) if event_time else None,
         "provider_status": "published",
         "venue_id": venue.id if venue else None,
         "capacity": venue.capacity if venue else None,

@@ -1,0 +1,58 @@
+"""Page-number pagination shared by every list: `{"count", "next", "previous", "results"}`.
+
+`next` and `previous` are absolute URLs built from the request's own URL, so they keep every
+filter the client sent. Page 1 always exists (empty or not); a page past the last is 404.
+"""
+
+from dataclasses import dataclass
+from typing import Annotated, Generic, TypeVar
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel
+
+from app.core.errors import NotFoundError
+
+MAX_PAGE_SIZE = 100
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True, slots=True)
+class PageRequest:
+    page: int
+    page_size: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+    def require_exists(self, count: int) -> None:
+        """Raises 404 for a page past the last; call before fetching the page's rows."""
+        if self.page > 1 and self.offset >= count:
+            raise NotFoundError("Invalid page.")
+
+
+def page_request(
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
+    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page")] = 10,
+) -> PageRequest:
+    return PageRequest(page=page, page_size=page_size)
+
+
+PageRequestDep = Annotated[PageRequest, Depends(page_request)]
+
+
+class Page(BaseModel, Generic[Item]):
+    count: int
+    next: str | None
+    previous: str | None
+    results: list[Item]
+
+
+def page_links(request: Request, page: PageRequest, count: int) -> tuple[str | None, str | None]:
+    """The absolute URLs of the next and previous pages, or None at either end."""
+    next_url = previous_url = None
+    if page.offset + page.page_size < count:
+        next_url = str(request.url.include_query_params(page=page.page + 1))
+    if page.page > 1:
+        previous_url = str(request.url.include_query_params(page=page.page - 1))
+    return next_url, previous_url

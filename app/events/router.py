@@ -1,0 +1,40 @@
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from app.auth.dependencies import CurrentUserId
+from app.core.dependencies import SessionDep
+from app.core.errors import problem_responses
+from app.core.pagination import Page, PageRequestDep
+from app.events.schemas import EventFilters, EventRead, event_filters
+from app.events.service import EventService
+
+router = APIRouter(prefix="/api/events", tags=["events"])
+
+
+def get_event_service(session: SessionDep) -> EventService:
+    return EventService(session)
+
+
+EventServiceDep = Annotated[EventService, Depends(get_event_service)]
+EventFiltersDep = Annotated[EventFilters, Depends(event_filters)]
+
+
+@router.get("", responses=problem_responses(401, 404, 422))
+async def list_events(
+    _user: CurrentUserId,
+    filters: EventFiltersDep,
+    page: PageRequestDep,
+    request: Request,
+    service: EventServiceDep,
+) -> Page[EventRead]:
+    """The catalogue, filtered and ordered; `next`/`previous` keep every filter."""
+    return await service.list_events(filters, page, request)
+
+
+@router.get("/{event_id}", responses=problem_responses(401, 404, 422))
+async def get_event(
+    _user: CurrentUserId, event_id: uuid.UUID, service: EventServiceDep
+) -> EventRead:
+    return await service.get_event(event_id)

@@ -1,0 +1,80 @@
+"""Browsing the local catalogue, and deleting events long past."""
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import Row
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.database import utcnow
+from app.core.errors import NotFoundError
+from app.core.pagination import Page, PageRequest, page_links
+from app.events.models import registration_is_open
+from app.events.repository import EventRepository
+from app.events.schemas import EventFilters, EventRead, EventStatus, VenueRead
+
+logger = logging.getLogger(__name__)
+
+
+def _status(row: Any, now: datetime) -> EventStatus:
+    if registration_is_open(row.provider_status, row.registration_deadline, now):
+        return EventStatus.OPEN
+    return EventStatus.CLOSED
+
+
+def _event_read(row: Row[Any], now: datetime) -> EventRead:
+    venue = None
+    if row.venue_id is not None:
+        venue = VenueRead(
+            id=row.venue_id, name=row.venue_name, city=row.venue_city, address=row.venue_address
+        )
+    seats_left = None
+    if row.capacity is not None:
+        seats_left = max(row.capacity - row.registrations_count, 0)
+    return EventRead(
+        id=row.id,
+        name=row.name,
+        event_time=row.event_time,
+        registration_deadline=row.registration_deadline,
+        status=_status(row, now),
+        provider_status=row.provider_status,
+        number_of_visitors=row.number_of_visitors,
+        venue=venue,
+        capacity=row.capacity,
+        registrations_count=row.registrations_count,
+        seats_left=seats_left,
+    )
+
+
+class EventService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.events = EventRepository(session)
+        self.session = session
+
+    async def list_events(
+        self, filters: EventFilters, page: PageRequest, request: Request
+    ) -> Page[EventRead]:
+        now = utcnow()
+        count = await self.events.count(filters, now)
+        page.require_exists(count)
+        rows = await self.events.page(filters, now, offset=page.offset, limit=page.page_size)
+        next_url, previous_url = page_links(request, page, count)
+        results = [_event_read(row, now) for row in rows]
+        return Page[EventRead](count=count, next=next_url, previous=previous_url, results=results)
+
+    async def get_event(self, event_id: uuid.UUID) -> EventRead:
+        row = await self.events.get(event_id)
+        if row is None:
+            raise NotFoundError("Event not found.")
+        return _event_read(row, utcnow())
+
+    async def delete_ended(self, retention_days: int) -> int:
+        """Deletes events (with their registrations) that ended more than `retention_days` ago."""
+        cutoff = utcnow() - timedelta(days=retention_days)
+        deleted = await self.events.delete_ended_before(cutoff)
+        await self.session.commit()
+        logger.info("cleanup: deleted %d events that started before %s", deleted, cutoff)
+        return deleted

@@ -1,0 +1,205 @@
+"""Sync runs: one at a time across replicas, pages streamed from the provider and applied
+in batches, every count and error recorded on the run (SPEC §6)."""
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.database import utcnow
+from app.sync.models import SyncRun
+from app.sync.provider import EventsProviderClient, ProviderError
+from app.sync.records import ProviderEvent, newest_first, read_event
+from app.sync.repository import BatchCounts, CatalogueRepository, LeaseRepository, SyncRunRepository
+
+logger = logging.getLogger(__name__)
+
+SYNC_LEASE = "events-sync"
+LEASE_TTL = timedelta(seconds=120)
+BATCH_SIZE = 200
+
+
+class SyncMode(StrEnum):
+    ALL = "all"
+    DATE = "date"
+    INCREMENTAL = "incremental"
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+class LeaseLostError(Exception):
+    def __init__(self) -> None:
+        super().__init__("lost the sync lease to another replica")
+
+
+@dataclass
+class ActiveRun:
+    """A run this process holds the lease for, and its progress so far."""
+
+    id: int
+    changed_since: date | None
+    holder: str
+    counts: BatchCounts = field(default_factory=BatchCounts)
+    skipped: int = 0
+    error: str | None = None
+
+
+class SyncService:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], provider: EventsProviderClient
+    ) -> None:
+        self._sessions = session_factory
+        self._provider = provider
+
+    async def start(self, mode: SyncMode, on_date: date | None = None) -> ActiveRun | None:
+        """Takes the lease and records a running run, or returns None while another runs.
+
+        An incremental run starts from the date the last successful run started (a day of
+        overlap is harmless: upserts are idempotent); with no successful run yet it is full.
+        """
+        holder = f"run-{uuid.uuid4()}"
+        async with self._sessions() as session:
+            if not await LeaseRepository(session).acquire(SYNC_LEASE, holder, LEASE_TTL):
+                await session.rollback()
+                return None
+            await _fail_abandoned_runs(session)
+            mode, changed_since = await _resolve_window(session, mode, on_date)
+            run = SyncRun(mode=mode, changed_since=changed_since, status=RunStatus.RUNNING)
+            session.add(run)
+            await session.commit()
+            return ActiveRun(id=run.id, changed_since=changed_since, holder=holder)
+
+    async def execute(self, active: ActiveRun) -> SyncRun:
+        """Streams the provider's pages into the catalogue; always ends the run and the lease.
+
+        What was applied before a failure stays applied; the error is recorded on the run.
+        """
+        batch: list[ProviderEvent] = []
+        try:
+            async for records in self._provider.pages(active.changed_since):
+                batch.extend(_readable(active, records))
+                if len(batch) >= BATCH_SIZE:
+                    await self._apply(active, batch)
+                    batch.clear()
+            await self._apply(active, batch)
+        except (ProviderError, LeaseLostError) as failure:
+            active.error = str(failure)
+            if isinstance(failure, ProviderError):
+                await self._apply_what_was_read(active, batch)
+        except asyncio.CancelledError:
+            active.error = "interrupted by shutdown"
+            raise
+        except Exception as failure:
+            logger.exception("sync run %d failed", active.id)
+            active.error = f"internal error ({type(failure).__name__})"
+        finally:
+            run = await self._finish(active)
+        return run
+
+    async def run(self, mode: SyncMode, on_date: date | None = None) -> SyncRun | None:
+        active = await self.start(mode, on_date)
+        return None if active is None else await self.execute(active)
+
+    async def recent_runs(self, limit: int) -> Sequence[SyncRun]:
+        async with self._sessions() as session:
+            return await SyncRunRepository(session).recent(limit)
+
+    async def _apply(self, active: ActiveRun, batch: Sequence[ProviderEvent]) -> None:
+        """One transaction: the batch, the run's counts so far, and the lease's renewal."""
+        async with self._sessions() as session:
+            if not await LeaseRepository(session).renew(SYNC_LEASE, active.holder, LEASE_TTL):
+                raise LeaseLostError()
+            catalogue = CatalogueRepository(session)
+            events = newest_first(list(batch))
+            await catalogue.upsert_venues(_places(events))
+            active.counts.add(await catalogue.upsert_events(events))
+            await _record_progress(session, active)
+            await session.commit()
+
+    async def _apply_what_was_read(self, active: ActiveRun, batch: Sequence[ProviderEvent]) -> None:
+        try:
+            await self._apply(active, batch)
+        except LeaseLostError as lost:
+            active.error = str(lost)
+
+    async def _finish(self, active: ActiveRun) -> SyncRun:
+        async with self._sessions() as session:
+            await _record_progress(session, active, finished=True)
+            await LeaseRepository(session).release(SYNC_LEASE, active.holder)
+            run = await session.get_one(SyncRun, active.id)
+            await session.commit()
+        log = logger.error if active.error else logger.info
+        log("sync run %d %s: %s", run.id, run.status, summary(run))
+        return run
+
+
+def _readable(active: ActiveRun, records: list[Any]) -> list[ProviderEvent]:
+    events = [read_event(record) for record in records]
+    readable = [event for event in events if event is not None]
+    active.skipped += len(events) - len(readable)
+    return readable
+
+
+def _places(events: Sequence[ProviderEvent]) -> list[Any]:
+    places = {event.place.id: event.place for event in events if event.place is not None}
+    return list(places.values())
+
+
+async def _resolve_window(
+    session: AsyncSession, mode: SyncMode, on_date: date | None
+) -> tuple[SyncMode, date | None]:
+    if mode is SyncMode.ALL:
+        return mode, None
+    if mode is SyncMode.DATE:
+        return mode, on_date
+    last = await SyncRunRepository(session).last_successful()
+    if last is None:
+        return SyncMode.ALL, None
+    return mode, last.started_at.date()
+
+
+async def _fail_abandoned_runs(session: AsyncSession) -> None:
+    """Runs left `running` by a holder that died (we hold the lease now, so none is alive)."""
+    await session.execute(
+        update(SyncRun)
+        .where(SyncRun.status == RunStatus.RUNNING)
+        .values(
+            status=RunStatus.FAILED,
+            finished_at=utcnow(),
+            error="abandoned: its holder stopped renewing the lease",
+        )
+    )
+
+
+async def _record_progress(
+    session: AsyncSession, active: ActiveRun, *, finished: bool = False
+) -> None:
+    values: dict[str, Any] = {
+        "created": active.counts.created,
+        "updated": active.counts.updated,
+        "unchanged": active.counts.unchanged,
+        "skipped": active.skipped,
+    }
+    if finished:
+        status = RunStatus.FAILED if active.error else RunStatus.SUCCESS
+        values |= {"status": status, "error": active.error, "finished_at": utcnow()}
+    await session.execute(update(SyncRun).where(SyncRun.id == active.id).values(**values))
+
+
+def summary(run: SyncRun) -> str:
+    text = (
+        f"mode={run.mode} changed_since={run.changed_since or '-'} created={run.created} "
+        f"updated={run.updated} unchanged={run.unchanged} skipped={run.skipped}"
+    )
+    return f"{text} error={run.error}" if run.error else text

@@ -1,0 +1,1 @@
+"""Stand-ins for the services events-face talks to, for tests and local development."""

@@ -1,0 +1,61 @@
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.sync.provider import EventsProviderClient
+from app.sync.service import SyncService
+from fakes.provider import EVENTS_PATH, FakeProvider
+from tests.conftest import client_of, make_settings, running_app
+from tests.support.servers import serving
+
+PROVIDER_TOKEN = "provider-token-that-must-stay-home"
+
+
+@pytest.fixture(scope="module")
+async def fake_provider() -> AsyncIterator[FakeProvider]:
+    fake = FakeProvider(token=PROVIDER_TOKEN)
+    async with serving(fake.app) as base_url:
+        fake.url = base_url + EVENTS_PATH
+        yield fake
+
+
+@pytest.fixture
+def provider(fake_provider: FakeProvider) -> FakeProvider:
+    fake_provider.reset()
+    return fake_provider
+
+
+@pytest.fixture(scope="module")
+async def sync_app(database_url: str, fake_provider: FakeProvider) -> AsyncIterator[FastAPI]:
+    settings = make_settings(
+        database_url,
+        events_provider_url=fake_provider.url,
+        events_provider_token=PROVIDER_TOKEN,
+    )
+    async with running_app(settings) as application:
+        yield application
+
+
+@pytest.fixture
+async def sync_client(sync_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_of(sync_app) as http:
+        yield http
+
+
+@pytest.fixture
+async def sync_service(
+    sync_app: FastAPI, sync_client: httpx.AsyncClient, provider: FakeProvider
+) -> AsyncIterator[SyncService]:
+    """The app's sync, with retries that back off in milliseconds rather than seconds."""
+    async with httpx.AsyncClient() as http:
+        client = EventsProviderClient(
+            http,
+            provider.url,
+            PROVIDER_TOKEN,
+            max_attempts=3,
+            backoff_base=0.001,
+            backoff_cap=0.01,
+        )
+        yield SyncService(sync_app.state.session_factory, client)
