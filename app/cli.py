@@ -3,7 +3,9 @@
 import argparse
 import asyncio
 import getpass
+import signal
 import sys
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date
@@ -13,14 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.auth.schemas import RegisterRequest
 from app.auth.service import AuthService
+from app.core.background import BackgroundLoops
 from app.core.config import ConfigurationError, Settings, load_settings
 from app.core.database import create_engine, create_session_factory
 from app.core.errors import AppError
 from app.core.logging import configure_logging
+from app.core.metrics import Metrics
 from app.core.migrations import upgrade_to_head
 from app.core.passwords import PasswordHasher
 from app.core.security import TokenCodec
 from app.events.service import EventService
+from app.outbox.relay import OutboxRelay, create_notifications_http_client
+from app.outbox.service import OutboxService
 from app.sync.provider import create_provider_client, create_provider_http_client
 from app.sync.service import SyncMode, SyncService, summary
 
@@ -128,6 +134,40 @@ async def _cleanup_events(settings: Settings, days: int) -> int:
     return 0
 
 
+def worker(_args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_worker(settings))
+
+
+async def _worker(settings: Settings) -> int:
+    """The outbox relay alone, until SIGINT or SIGTERM; sends in flight then finish (within
+    the notification timeout) and unsent claims are released."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stopping.set)
+    async with (
+        _sessions(settings) as sessions,
+        create_notifications_http_client(settings) as http,
+    ):
+        relay = OutboxRelay(sessions, http, settings, Metrics(), asyncio.Event())
+        loops = BackgroundLoops()
+        loops.run("outbox-relay", relay.run)
+        await stopping.wait()
+        await loops.stop(settings.notifications_timeout_seconds + 5)
+    return 0
+
+
+def outbox_requeue(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_outbox_requeue(settings, args.id))
+
+
+async def _outbox_requeue(settings: Settings, ids: list[uuid.UUID] | None) -> int:
+    async with _sessions(settings) as sessions, sessions() as session:
+        count = await OutboxService(session).requeue_dead(ids)
+    print(f"requeued {count} dead outbox messages")
+    return 0
+
+
 def _iso_date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -166,6 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--days", type=_days, help="that ended more than N days ago (default EVENT_RETENTION_DAYS)"
     )
     cleanup_parser.set_defaults(handler=cleanup_events)
+
+    commands.add_parser("worker", help="run the outbox relay alone").set_defaults(handler=worker)
+
+    requeue_parser = commands.add_parser("outbox-requeue", help="retry dead outbox messages")
+    requeue_parser.add_argument(
+        "--id", type=uuid.UUID, action="append", help="only this message (repeatable); all if none"
+    )
+    requeue_parser.set_defaults(handler=outbox_requeue)
 
     user_parser = commands.add_parser("createsuperuser", help="create a staff user")
     user_parser.add_argument("--username")

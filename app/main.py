@@ -1,5 +1,6 @@
 """The ASGI application: `app.main:app`."""
 
+import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -25,6 +26,9 @@ from app.core.security import TokenCodec
 from app.events.router import router as events_router
 from app.events.service import EventService
 from app.operations.router import router as operations_router
+from app.outbox.relay import OutboxRelay, create_notifications_http_client
+from app.registrations.router import router as registrations_router
+from app.registrations.service import RegistrationService
 from app.sync.provider import create_provider_client, create_provider_http_client
 from app.sync.router import router as sync_router
 from app.sync.service import SyncMode, SyncService
@@ -51,6 +55,25 @@ def _start_background_loops(app: FastAPI, loops: BackgroundLoops) -> None:
             await EventService(session).delete_ended(state.settings.event_retention_days)
 
     loops.every("event-cleanup", EVENT_CLEANUP_INTERVAL_SECONDS, delete_ended_events)
+
+    async def purge_expired_idempotency_keys() -> None:
+        async with state.session_factory() as session:
+            await RegistrationService(
+                session, state.settings.secret_key, state.outbox_wake
+            ).purge_expired_keys()
+
+    loops.every(
+        "idempotency-key-purge", TOKEN_PURGE_INTERVAL_SECONDS, purge_expired_idempotency_keys
+    )
+    if state.settings.outbox_relay_enabled:
+        relay = OutboxRelay(
+            state.session_factory,
+            state.notifications_http,
+            state.settings,
+            state.metrics,
+            state.outbox_wake,
+        )
+        loops.run("outbox-relay", relay.run)
     if state.settings.sync_interval_seconds:
 
         async def incremental_sync() -> None:
@@ -77,6 +100,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.sync_service = SyncService(
         app.state.session_factory, create_provider_client(provider_http, settings)
     )
+    app.state.outbox_wake = asyncio.Event()
+    app.state.notifications_http = create_notifications_http_client(settings)
     loops = BackgroundLoops()
     app.state.background = loops
     _start_background_loops(app, loops)
@@ -85,6 +110,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await loops.stop(SHUTDOWN_TIMEOUT_SECONDS)
         await provider_http.aclose()
+        await app.state.notifications_http.aclose()
         await engine.dispose()
 
 
@@ -106,6 +132,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(events_router)
     app.include_router(sync_router)
+    app.include_router(registrations_router)
     app.state.admin_session_maker = mount_admin(app)
     app.state.metrics = Metrics()
     # Innermost, so that it sees the route the router matched on the (rewritten) scope.

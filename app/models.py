@@ -3,6 +3,19 @@
 from app.auth.models import RefreshToken, User
 from app.core.database import Base
 from app.events.models import Event, Venue
+from app.outbox.models import OutboxMessage
+from app.registrations.models import IdempotencyKey, Registration
 from app.sync.models import Lease, SyncRun
 
-__all__ = ["Base", "Event", "Lease", "RefreshToken", "SyncRun", "User", "Venue"]
+__all__ = [
+    "Base",
+    "Event",
+    "IdempotencyKey",
+    "Lease",
+    "OutboxMessage",
+    "RefreshToken",
+    "Registration",
+    "SyncRun",
+    "User",
+    "Venue",
+]

@@ -5,7 +5,6 @@ demand, from Python (`FakeProvider.behaviour`) or over HTTP (`POST /_fake/behavi
 Run it beside the service:  python -m fakes.provider --port 8001 [--fixture FILE | --generate N]
 """
 
-import argparse
 import asyncio
 import base64
 import bisect
@@ -21,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from fakes.generator import generate_events
+from fakes.serving import argument_parser, serve
 
 PAGE_SIZE = 10
 EVENTS_PATH = "/api/events/"
@@ -184,14 +184,7 @@ def fixture_events(path: Path = FIXTURE) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    import uvicorn
-
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
-    )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--token", default="", help="Bearer token to require (none by default)")
+    parser = argument_parser(__doc__, 8001)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--fixture", type=Path, help="a provider dump like the shared fixture")
     source.add_argument("--generate", type=int, metavar="N", help="N generated events")
@@ -208,7 +201,7 @@ def main() -> None:
     print(
         f"fake events-provider: {len(events)} events at http://{args.host}:{args.port}{EVENTS_PATH}"
     )
-    uvicorn.run(fake.app, host=args.host, port=args.port, log_level="warning")
+    serve(fake.app, args)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,9 @@ CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]
 
 async def get_current_user(user_id: CurrentUserId, session: SessionDep) -> User:
     user = await UserRepository(session).get(user_id)
+    # End the read transaction now: on SQLite every transaction holds the write lock, and
+    # the route may go on to work in another session (a sync run, say).
+    await session.commit()
     if user is None or not user.is_active:
         raise UnauthorizedError()
     return user

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     outbox_relay_enabled: bool = True
     outbox_poll_interval_seconds: float = Field(default=1.0, gt=0)
     outbox_max_attempts: int = Field(default=20, ge=1)
+    outbox_batch_size: int = Field(default=100, ge=1, le=1000)
+    outbox_concurrency: int = Field(default=10, ge=1, le=100)
+    outbox_lease_seconds: float = Field(default=30.0, gt=0)
+    outbox_retry_base_seconds: float = Field(default=1.0, gt=0)
+    notifications_timeout_seconds: float = Field(default=5.0, gt=0)
     event_retention_days: int = Field(default=7, ge=0)
 
     redis_url: str = ""

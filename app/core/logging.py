@@ -57,3 +57,5 @@ def configure_logging(log_format: LogFormat, level: str = "INFO") -> None:
         )
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # httpx logs every outgoing request at INFO: one line per provider page and notification.
+    logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))

@@ -1,7 +1,9 @@
 """Prometheus metrics, behind one module: a registry per app, the HTTP middleware, and the
 gauges that /metrics refreshes from the database at scrape time."""
 
+import math
 import time
+from datetime import UTC, datetime
 
 from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -34,6 +36,12 @@ class Metrics:
         self.outbox_dead = Gauge(
             "outbox_dead", "Outbox messages that gave up (dead).", registry=self.registry
         )
+        self.outbox_deliveries = Counter(
+            "outbox_deliveries_total",
+            "Outbox send attempts by this process, by result (sent, retry, dead).",
+            ["result"],
+            registry=self.registry,
+        )
         self.sync_last_success = Gauge(
             "sync_last_run_success",
             "1 if the last finished sync run succeeded, 0 if it failed.",
@@ -44,6 +52,15 @@ class Metrics:
             "Seconds since the last finished sync run started.",
             registry=self.registry,
         )
+
+    def observe_last_sync(self, succeeded: bool | None, started_at: datetime | None) -> None:
+        """The last finished sync run; NaN for both while none has finished."""
+        if succeeded is None or started_at is None:
+            self.sync_last_success.set(math.nan)
+            self.sync_last_age.set(math.nan)
+            return
+        self.sync_last_success.set(1 if succeeded else 0)
+        self.sync_last_age.set((datetime.now(UTC) - started_at).total_seconds())
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from app.core.errors import problem_response, problem_responses
 from app.core.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
 from app.core.migrations import is_at_head
+from app.outbox.service import OutboxService
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
@@ -48,4 +49,11 @@ async def ready(request: Request) -> HealthStatus | JSONResponse:
 )
 async def metrics(request: Request) -> Response:
     registry: Metrics = request.app.state.metrics
+    last_run = await request.app.state.sync_service.last_finished_run()
+    registry.observe_last_sync(
+        last_run.status == "success" if last_run else None,
+        last_run.started_at if last_run else None,
+    )
+    async with request.app.state.session_factory() as session:
+        await OutboxService(session).refresh_gauges(registry)
     return Response(registry.render(), media_type=PROMETHEUS_CONTENT_TYPE)

@@ -75,9 +75,7 @@ class CatalogueRepository:
         if not places:
             return
         now = utcnow()
-        statement = _dialect_insert(self.session, Venue).values(
-            [_venue_row(place, now) for place in places]
-        )
+        statement = _dialect_insert(self.session, Venue)
         kept = {
             column: func.coalesce(statement.excluded[column], getattr(Venue, column))
             for column in ("city", "address", "seats_pattern", "capacity", "changed_at")
@@ -85,8 +83,13 @@ class CatalogueRepository:
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=[Venue.id],
-                set_={"name": statement.excluded.name, "synced_at": now, **kept},
-            )
+                set_={
+                    "name": statement.excluded.name,
+                    "synced_at": statement.excluded.synced_at,
+                    **kept,
+                },
+            ),
+            [_venue_row(place, now) for place in places],
         )
 
     async def stored_changed_at(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, datetime | None]:
@@ -112,10 +115,9 @@ class CatalogueRepository:
 
     async def _write_events(self, events: Sequence[ProviderEvent]) -> None:
         now = utcnow()
-        statement = _dialect_insert(self.session, Event).values(
-            [_event_row(event, now) for event in events]
-        )
-        columns = [name for name in _event_row(events[0], now) if name != "id"]
+        rows = [_event_row(event, now) for event in events]
+        statement = _dialect_insert(self.session, Event)
+        columns = [name for name in rows[0] if name != "id"]
         newer = or_(
             Event.changed_at.is_(None),
             statement.excluded.changed_at.is_(None),
@@ -126,7 +128,8 @@ class CatalogueRepository:
                 index_elements=[Event.id],
                 set_={name: statement.excluded[name] for name in columns},
                 where=newer,
-            )
+            ),
+            rows,
         )
         await self._copy_venue_capacity([event.id for event in events])
 

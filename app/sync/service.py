@@ -111,6 +111,10 @@ class SyncService:
         active = await self.start(mode, on_date)
         return None if active is None else await self.execute(active)
 
+    async def last_finished_run(self) -> SyncRun | None:
+        async with self._sessions() as session:
+            return await SyncRunRepository(session).last_finished()
+
     async def recent_runs(self, limit: int) -> Sequence[SyncRun]:
         async with self._sessions() as session:
             return await SyncRunRepository(session).recent(limit)

@@ -1,9 +1,13 @@
 """The admin site: staff only, with events-face credentials."""
 
-from sqlalchemy import update
+import uuid
+
+from sqlalchemy import select, update
 
 from app.auth.models import User
+from app.outbox.models import OutboxMessage
 from tests.support.auth import PASSWORD, make_staff, register
+from tests.support.notifications import new_ids, seed_messages
 
 
 async def admin_login(client, username: str, password: str = PASSWORD):
@@ -68,3 +72,33 @@ async def test_a_staff_session_ends_when_the_user_loses_staff(client, app):
     response = await client.get("/admin/user/list", follow_redirects=False)
 
     assert response.status_code != 200
+
+
+async def test_staff_requeue_dead_outbox_messages_and_never_see_their_text(client, app):
+    dead, pending = new_ids(2)
+    await seed_messages(app.state.session_factory, [dead, pending])
+    async with app.state.session_factory() as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == uuid.UUID(dead))
+            .values(status="dead", attempts=20)
+        )
+        await session.commit()
+    await register(client, "admin")
+    await make_staff(app, "admin")
+    await admin_login(client, "admin")
+
+    listing = await client.get("/admin/outbox-message/list")
+    details = await client.get(f"/admin/outbox-message/details/{dead}")
+    requeue = await client.get(
+        "/admin/outbox-message/action/requeue",
+        params={"pks": f"{dead},{pending}"},
+        follow_redirects=False,
+    )
+    async with app.state.session_factory() as session:
+        rows = dict((await session.execute(select(OutboxMessage.id, OutboxMessage.attempts))).all())
+
+    assert listing.status_code == details.status_code == 200
+    assert "Сообщение" not in listing.text + details.text
+    assert requeue.status_code == 302
+    assert rows == {uuid.UUID(dead): 0, uuid.UUID(pending): 0}

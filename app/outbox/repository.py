@@ -1,0 +1,87 @@
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.outbox.models import OutboxMessage, OutboxStatus
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, topic: str, payload: dict[str, Any]) -> OutboxMessage:
+        message = OutboxMessage(id=uuid.uuid4(), topic=topic, payload=payload)
+        self.session.add(message)
+        await self.session.flush()
+        return message
+
+    async def status_of(self, message_id: uuid.UUID) -> str | None:
+        return await self.session.scalar(
+            select(OutboxMessage.status).where(OutboxMessage.id == message_id)
+        )
+
+    async def claim(
+        self, holder: str, now: datetime, leased_until: datetime, limit: int
+    ) -> Sequence[OutboxMessage]:
+        """Leases up to `limit` due messages to `holder`. On PostgreSQL, rows another
+        transaction is claiming are skipped (SKIP LOCKED); SQLite has no row locks, and its
+        BEGIN IMMEDIATE makes concurrent claims wait for each other instead."""
+        due = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.next_attempt_at <= now,
+                or_(OutboxMessage.leased_until.is_(None), OutboxMessage.leased_until < now),
+            )
+            .order_by(OutboxMessage.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        messages = (await self.session.scalars(due)).all()
+        if messages:
+            await self.session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([message.id for message in messages]))
+                .values(lease_holder=holder, leased_until=leased_until, updated_at=now)
+            )
+        return messages
+
+    async def finish_many(
+        self, message_ids: Sequence[uuid.UUID], holder: str, **values: Any
+    ) -> int:
+        """Applies the outcome of sends, and releases their leases, where `holder` still
+        holds them; returns how many it applied to (a lease may have been lost)."""
+        if not message_ids:
+            return 0
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.lease_holder == holder)
+            .values(lease_holder=None, leased_until=None, **values)
+        )
+        return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+    async def count_by_status(self) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        )
+        return {status: count for status, count in rows}
+
+    async def requeue_dead(self, ids: Sequence[uuid.UUID] | None, now: datetime) -> int:
+        """Dead messages (all of them, or those of `ids`) become pending with no attempts."""
+        statement = update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.DEAD)
+        if ids is not None:
+            statement = statement.where(OutboxMessage.id.in_(ids))
+        result = await self.session.execute(
+            statement.values(
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                last_error=None,
+                updated_at=now,
+            )
+        )
+        return result.rowcount  # type: ignore[attr-defined,no-any-return]

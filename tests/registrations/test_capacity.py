@@ -1,0 +1,75 @@
+"""200 simultaneous registrations for 50 seats, spread over three app processes on one
+database, create exactly 50."""
+
+import asyncio
+import sys
+
+import httpx
+import pytest
+
+from tests.support.auth import bearer, register
+from tests.support.database import empty_tables
+from tests.support.events import create_event
+from tests.support.processes import (
+    PROJECT_ROOT,
+    free_port,
+    service_environment,
+    stop,
+    wait_until_ready,
+)
+
+pytestmark = pytest.mark.slow
+REPLICAS = 3
+ATTEMPTS = 200
+SEATS = 50
+
+
+async def start_replica(database_url: str) -> tuple[asyncio.subprocess.Process, str]:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app.cli",
+        "serve",
+        "--no-migrate",
+        "--port",
+        str(port),
+        env=service_environment(database_url, LOG_LEVEL="WARNING"),
+        cwd=PROJECT_ROOT,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+async def test_capacity_holds_across_replicas(app, database_url):
+    await empty_tables(app.state.engine)
+    replicas = await asyncio.gather(*(start_replica(database_url) for _ in range(REPLICAS)))
+    try:
+        for process, base_url in replicas:
+            assert await wait_until_ready(f"{base_url}/health/ready", process, 30) == 200
+        event = await create_event(app.state.session_factory, capacity=SEATS)
+        async with httpx.AsyncClient(timeout=60) as http:
+            http.base_url = replicas[0][1]
+            headers = bearer(str((await register(http))["access_token"]))
+
+            async def attempt(n: int) -> int:
+                base_url = replicas[n % REPLICAS][1]
+                response = await http.post(
+                    f"{base_url}/api/events/{event.id}/register",
+                    json={"full_name": f"Гость {n}", "email": f"guest{n}@example.com"},
+                    headers=headers,
+                )
+                return response.status_code
+
+            statuses = await asyncio.gather(*(attempt(n) for n in range(ATTEMPTS)))
+            seats = (await http.get(f"/api/events/{event.id}", headers=headers)).json()
+            mine = (await http.get("/api/registrations", headers=headers)).json()
+    finally:
+        for process, _ in replicas:
+            await stop(process)
+
+    assert statuses.count(201) == SEATS
+    assert statuses.count(409) == ATTEMPTS - SEATS
+    assert seats["registrations_count"] == SEATS
+    assert seats["seats_left"] == 0
+    assert mine["count"] == SEATS

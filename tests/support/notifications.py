@@ -1,0 +1,100 @@
+"""The fake notification service, served over real HTTP, and an app whose relay sends to it."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.main import create_app
+from app.outbox.models import OutboxMessage
+from fakes.notifications import NOTIFICATIONS_PATH, FakeNotifications
+from tests.conftest import make_settings
+from tests.support.database import empty_tables
+from tests.support.servers import serving
+
+NOTIFICATIONS_TOKEN = "notifications-test-token"
+OWNER_ID = "7f3c2a9e-1d4b-4c8e-9a6f-2b5d8e1c0a47"
+MAX_ATTEMPTS = 3
+
+
+def relay_settings(database_url: str, notifications_url: str, **overrides: object):
+    """Settings of an app whose relay sends to the fake, retrying fast."""
+    values: dict[str, object] = {
+        "outbox_relay_enabled": True,
+        "notifications_url": notifications_url,
+        "notifications_token": NOTIFICATIONS_TOKEN,
+        "notifications_owner_id": OWNER_ID,
+        "notifications_timeout_seconds": 0.5,
+        "outbox_max_attempts": MAX_ATTEMPTS,
+        "outbox_retry_base_seconds": 0.01,
+        "outbox_poll_interval_seconds": 0.05,
+        "outbox_lease_seconds": 5,
+    }
+    values.update(overrides)
+    return make_settings(database_url, **values)
+
+
+@pytest.fixture(scope="module")
+async def notifications() -> AsyncIterator[FakeNotifications]:
+    fake = FakeNotifications(token=NOTIFICATIONS_TOKEN)
+    async with serving(fake.app) as base_url:
+        fake.url = base_url + NOTIFICATIONS_PATH
+        yield fake
+
+
+@pytest.fixture(scope="module")
+async def relay_app(database_url: str, notifications: FakeNotifications) -> AsyncIterator[FastAPI]:
+    application = create_app(relay_settings(database_url, notifications.url))
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def api(
+    relay_app: FastAPI, notifications: FakeNotifications
+) -> AsyncIterator[httpx.AsyncClient]:
+    await empty_tables(relay_app.state.engine)
+    notifications.reset()
+    transport = httpx.ASGITransport(app=relay_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+async def eventually(check: Callable[[], object], timeout: float = 20.0) -> None:
+    """Polls until `check()` is truthy (awaiting it when it is a coroutine)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"not true within {timeout}s: {check}")
+        await asyncio.sleep(0.05)
+
+
+def new_ids(count: int) -> list[str]:
+    return [str(uuid.uuid4()) for _ in range(count)]
+
+
+async def seed_messages(session_factory: async_sessionmaker[AsyncSession], ids: list[str]) -> None:
+    """Pending notifications with these ids, written straight to the outbox."""
+    rows = [
+        {
+            "id": uuid.UUID(message_id),
+            "topic": "test",
+            "payload": {"email": f"v{n}@example.com", "message": f"Сообщение {n}"},
+        }
+        for n, message_id in enumerate(ids)
+    ]
+    async with session_factory() as session:
+        for start in range(0, len(rows), 500):
+            await session.execute(insert(OutboxMessage), rows[start : start + 500])
+        await session.commit()
