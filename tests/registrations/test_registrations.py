@@ -7,6 +7,8 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from app.core.database import utcnow
+from app.events.models import Event
+from app.events.service import EventService
 from app.registrations.models import IdempotencyKey
 from tests.support.auth import access_token, bearer
 from tests.support.events import create_event
@@ -272,3 +274,21 @@ async def test_idempotency_keys_belong_to_one_user_and_expire(api, relay_app):
     assert marias.json()["id"] != first.json()["id"]
     assert after_expiry.status_code == 201
     assert after_expiry.json()["id"] != first.json()["id"]
+
+
+async def test_cleanup_deletes_a_past_event_with_its_registrations(api, relay_app):
+    headers = bearer(await access_token(api))
+    sessions = relay_app.state.session_factory
+    event = await create_event(sessions)
+    registration = (await register(api, headers, event.id)).json()
+    async with sessions() as session:
+        await session.execute(
+            update(Event)
+            .values(event_time=utcnow() - timedelta(days=30))
+            .where(Event.id == event.id)
+        )
+        await session.commit()
+    async with sessions() as session:
+        assert await EventService(session).delete_ended(retention_days=7) == 1
+    response = await api.get(f"/api/registrations/{registration['id']}", headers=headers)
+    assert response.status_code == 404
