@@ -4,7 +4,8 @@ in batches, every count and error recorded on the run (SPEC §6)."""
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 SYNC_LEASE = "events-sync"
 LEASE_TTL = timedelta(seconds=120)
 BATCH_SIZE = 200
+READ_AHEAD_PAGES = 20
 
 
 class SyncMode(StrEnum):
@@ -87,7 +89,7 @@ class SyncService:
         """
         batch: list[ProviderEvent] = []
         try:
-            async for records in self._provider.pages(active.changed_since):
+            async for records in _read_ahead(self._provider.pages(active.changed_since)):
                 batch.extend(_readable(active, records))
                 if len(batch) >= BATCH_SIZE:
                     await self._apply(active, batch)
@@ -146,6 +148,33 @@ class SyncService:
         log = logger.error if active.error else logger.info
         log("sync run %d %s: %s", run.id, run.status, summary(run))
         return run
+
+
+async def _read_ahead(
+    pages: AsyncIterator[list[Any]], depth: int = READ_AHEAD_PAGES
+) -> AsyncIterator[list[Any]]:
+    """Fetches up to `depth` pages while the caller writes the previous ones, so that the
+    provider's latency and the database's overlap; memory stays bounded by `depth`."""
+    queue: asyncio.Queue[list[Any] | BaseException | None] = asyncio.Queue(maxsize=depth)
+
+    async def fetch() -> None:
+        try:
+            async for page in pages:
+                await queue.put(page)
+            await queue.put(None)
+        except Exception as error:
+            await queue.put(error)
+
+    fetcher = asyncio.create_task(fetch())
+    try:
+        while (item := await queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        fetcher.cancel()
+        with suppress(asyncio.CancelledError):
+            await fetcher
 
 
 def _readable(active: ActiveRun, records: list[Any]) -> list[ProviderEvent]:
