@@ -27,6 +27,8 @@ from app.core.security import TokenCodec
 from app.events.service import EventService
 from app.outbox.relay import OutboxRelay, create_notifications_http_client
 from app.outbox.service import OutboxService
+from app.stream.consumer import create_stream_consumer
+from app.stream.service import StreamService
 from app.sync.provider import create_provider_client, create_provider_http_client
 from app.sync.service import SyncMode, SyncService, summary
 
@@ -138,13 +140,19 @@ def worker(_args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(_worker(settings))
 
 
-async def _worker(settings: Settings) -> int:
-    """The outbox relay alone, until SIGINT or SIGTERM; sends in flight then finish (within
-    the notification timeout) and unsent claims are released."""
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signal_number, stopping.set)
+    return stopping
+
+
+async def _worker(settings: Settings) -> int:
+    """The outbox relay alone, until SIGINT or SIGTERM; sends in flight then finish (within
+    the notification timeout) and unsent claims are released."""
+    stopping = _stop_on_signals()
     async with (
         _sessions(settings) as sessions,
         create_notifications_http_client(settings) as http,
@@ -154,6 +162,26 @@ async def _worker(settings: Settings) -> int:
         loops.run("outbox-relay", relay.run)
         await stopping.wait()
         await loops.stop(settings.notifications_timeout_seconds + 5)
+    return 0
+
+
+def consume(_args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.broker_url:
+        return _fail("BROKER_URL is not set: there is no stream to consume")
+    return asyncio.run(_consume(settings))
+
+
+async def _consume(settings: Settings) -> int:
+    """The stream consumer alone, until SIGINT or SIGTERM; messages in flight finish first
+    (unacknowledged ones come again to the next consumer)."""
+    stopping = _stop_on_signals()
+    async with _sessions(settings) as sessions:
+        consumer = create_stream_consumer(settings, StreamService(sessions, Metrics()))
+        assert consumer is not None
+        loops = BackgroundLoops()
+        loops.run("stream-consumer", consumer.run)
+        await stopping.wait()
+        await loops.stop(GRACEFUL_SHUTDOWN_SECONDS)
     return 0
 
 
@@ -208,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     cleanup_parser.set_defaults(handler=cleanup_events)
 
     commands.add_parser("worker", help="run the outbox relay alone").set_defaults(handler=worker)
+
+    commands.add_parser(
+        "consume", help="apply the provider's change stream (BROKER_URL) alone"
+    ).set_defaults(handler=consume)
 
     requeue_parser = commands.add_parser("outbox-requeue", help="retry dead outbox messages")
     requeue_parser.add_argument(

@@ -29,6 +29,8 @@ from app.operations.router import router as operations_router
 from app.outbox.relay import OutboxRelay, create_notifications_http_client
 from app.registrations.router import router as registrations_router
 from app.registrations.service import RegistrationService
+from app.stream.consumer import create_stream_consumer
+from app.stream.service import StreamService
 from app.sync.provider import create_provider_client, create_provider_http_client
 from app.sync.router import router as sync_router
 from app.sync.service import SyncMode, SyncService
@@ -80,6 +82,8 @@ def _start_background_loops(app: FastAPI, loops: BackgroundLoops) -> None:
             await state.sync_service.run(SyncMode.INCREMENTAL)
 
         loops.every("events-sync", state.settings.sync_interval_seconds, incremental_sync)
+    if state.stream_consumer is not None:
+        loops.run("stream-consumer", state.stream_consumer.run)
 
 
 @asynccontextmanager
@@ -99,6 +103,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     provider_http = create_provider_http_client()
     app.state.sync_service = SyncService(
         app.state.session_factory, create_provider_client(provider_http, settings)
+    )
+    app.state.stream_consumer = create_stream_consumer(
+        settings, StreamService(app.state.session_factory, app.state.metrics)
     )
     app.state.outbox_wake = asyncio.Event()
     app.state.notifications_http = create_notifications_http_client(settings)

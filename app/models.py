@@ -5,6 +5,7 @@ from app.core.database import Base
 from app.events.models import Event, Venue
 from app.outbox.models import OutboxMessage
 from app.registrations.models import IdempotencyKey, Registration
+from app.stream.models import ParkedStreamMessage
 from app.sync.models import Lease, SyncRun
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "IdempotencyKey",
     "Lease",
     "OutboxMessage",
+    "ParkedStreamMessage",
     "RefreshToken",
     "Registration",
     "SyncRun",

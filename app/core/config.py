@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 32
+BROKER_SCHEMES = ("kafka://", "redis://", "rediss://")
 PositiveSeconds = Annotated[int, Field(ge=1)]
 
 
@@ -63,6 +64,10 @@ class Settings(BaseSettings):
     notifications_timeout_seconds: float = Field(default=5.0, gt=0)
     event_retention_days: int = Field(default=7, ge=0)
 
+    broker_url: str = ""
+    provider_events_topic: str = Field(default="events-provider.events", min_length=1)
+    stream_reclaim_idle_seconds: float = Field(default=30.0, gt=0)
+
     redis_url: str = ""
     rate_limit_auth: str = "10/minute"
     trusted_proxies: str = ""
@@ -78,6 +83,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "must be an async SQLAlchemy URL: sqlite+aiosqlite:///… or postgresql+asyncpg://…"
             )
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_scheme(cls, value: str) -> str:
+        if value and not value.startswith(BROKER_SCHEMES):
+            raise ValueError(f"must start with one of {', '.join(BROKER_SCHEMES)} (or be empty)")
         return value
 
     @field_validator("rate_limit_auth")

@@ -42,6 +42,18 @@ class Metrics:
             ["result"],
             registry=self.registry,
         )
+        self.stream_messages = Counter(
+            "stream_messages_total",
+            "Provider stream messages by result (applied, skipped as not newer, parked).",
+            ["result"],
+            registry=self.registry,
+        )
+        self.stream_lag = Gauge(
+            "stream_lag_messages",
+            "Stream messages not yet delivered to this consumer group (NaN where unknown).",
+            registry=self.registry,
+        )
+        self.stream_lag.set(math.nan)
         self.sync_last_success = Gauge(
             "sync_last_run_success",
             "1 if the last finished sync run succeeded, 0 if it failed.",

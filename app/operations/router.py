@@ -56,4 +56,6 @@ async def metrics(request: Request) -> Response:
     )
     async with request.app.state.session_factory() as session:
         await OutboxService(session).refresh_gauges(registry)
+    if request.app.state.stream_consumer is not None:
+        await request.app.state.stream_consumer.observe_lag(registry)
     return Response(registry.render(), media_type=PROMETHEUS_CONTENT_TYPE)

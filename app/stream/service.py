@@ -1,0 +1,121 @@
+"""Applying the provider's change stream: each message is one event record (SPEC §6), upserted
+in one transaction exactly as the sync upserts it, so that a redelivered, duplicate or
+out-of-order message (one whose `changed_at` is not newer than the stored one) changes nothing.
+
+A message that cannot be read or applied is parked in `parked_stream_messages` and counted, so
+that the stream moves on. A database that does not answer is not the message's fault: that
+error propagates, the message is not acknowledged, and the broker delivers it again."""
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.metrics import Metrics
+from app.stream.repository import ParkedMessageRepository
+from app.sync.records import ProviderEvent, read_event
+from app.sync.repository import CatalogueRepository
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_PAUSE_SECONDS = 1.0
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    SKIPPED = "skipped"
+    PARKED = "parked"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message as the broker handed it: `position` is its Kafka `partition:offset` or
+    its Redis Streams entry id, what a log line or a parked row needs to find it again."""
+
+    topic: str
+    position: str
+    payload: bytes
+
+
+class UnreadableMessageError(Exception):
+    pass
+
+
+class RetryLaterError(Exception):
+    """The message was not applied for a reason of the moment: do not acknowledge it."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """The database, or the way to it, failing: worth delivering the message again."""
+    if isinstance(error, DBAPIError):
+        return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
+    return isinstance(error, OSError | TimeoutError)
+
+
+def read_delivery(payload: bytes) -> ProviderEvent:
+    try:
+        record = json.loads(payload)
+    except ValueError:
+        raise UnreadableMessageError("not JSON") from None
+    event = read_event(record)
+    if event is None:
+        raise UnreadableMessageError("not an event record (SPEC §6)")
+    return event
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, UnreadableMessageError):
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+class StreamService:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], metrics: Metrics) -> None:
+        self._sessions = session_factory
+        self._metrics = metrics
+
+    async def handle(self, delivery: Delivery) -> Outcome:
+        """Applies or parks the message; raises RetryLaterError (after a pause) when the
+        database failed, which the caller answers by not acknowledging the message."""
+        try:
+            outcome = await self._apply(read_delivery(delivery.payload))
+        except Exception as error:
+            if is_transient(error):
+                logger.warning(
+                    "stream: %s at %s not applied, will come again: %s",
+                    delivery.topic,
+                    delivery.position,
+                    type(error).__name__,
+                )
+                await asyncio.sleep(TRANSIENT_PAUSE_SECONDS)
+                raise RetryLaterError(type(error).__name__) from error
+            outcome = await self._park(delivery, error)
+        self._metrics.stream_messages.labels(outcome).inc()
+        return outcome
+
+    async def _apply(self, event: ProviderEvent) -> Outcome:
+        async with self._sessions() as session:
+            catalogue = CatalogueRepository(session)
+            if event.place is not None:
+                await catalogue.upsert_venues([event.place])
+            counts = await catalogue.upsert_events([event])
+            await session.commit()
+        return Outcome.SKIPPED if counts.unchanged else Outcome.APPLIED
+
+    async def _park(self, delivery: Delivery, error: Exception) -> Outcome:
+        reason = _describe(error)
+        log = logger.warning if isinstance(error, UnreadableMessageError) else logger.error
+        log("stream: parked %s at %s: %s", delivery.topic, delivery.position, reason[:200])
+        async with self._sessions() as session:
+            ParkedMessageRepository(session).park(
+                delivery.topic,
+                delivery.position,
+                delivery.payload.decode(errors="replace"),
+                reason,
+            )
+            await session.commit()
+        return Outcome.PARKED

@@ -1,0 +1,83 @@
+"""The Kafka path, through FastStream's in-memory TestKafkaBroker (no Kafka broker can run
+here): the same subscriber and handler the app builds for a kafka:// BROKER_URL."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from sqlalchemy import select
+
+from app.core.database import create_engine, create_session_factory
+from app.core.metrics import Metrics
+from app.events.models import Event
+from app.stream.consumer import create_stream_consumer
+from app.stream.models import ParkedStreamMessage
+from app.stream.service import Outcome, StreamService
+from fakes.generator import generate_events
+from tests.conftest import make_settings
+from tests.support.metrics import sample
+
+TOPIC = "events-provider.events"
+
+
+@dataclass
+class Kafka:
+    broker: KafkaBroker
+    metrics: Metrics
+
+    def counted(self, result: str) -> float:
+        return sample(self.metrics.render().decode(), "stream_messages_total", result=result)
+
+
+@asynccontextmanager
+async def kafka_for(database_url: str, sessions) -> AsyncIterator[Kafka]:
+    settings = make_settings(database_url, broker_url="kafka://kafka-1:9092,kafka-2:9092")
+    metrics = Metrics()
+    consumer = create_stream_consumer(settings, StreamService(sessions, metrics))
+    assert consumer is not None
+    async with TestKafkaBroker(consumer.broker) as broker:
+        yield Kafka(broker, metrics)
+
+
+@pytest.fixture
+async def kafka(database_url, sessions) -> AsyncIterator[Kafka]:
+    async with kafka_for(database_url, sessions) as running:
+        yield running
+
+
+async def stored_names(sessions) -> dict[str, str]:
+    async with sessions() as session:
+        events = (await session.execute(select(Event))).scalars().all()
+    return {str(event.id): event.name for event in events}
+
+
+async def test_a_message_is_applied_and_an_older_one_skipped(kafka, sessions):
+    old, new = generate_events(2, seed=7)
+    new = {**new, "id": old["id"], "name": "newer"}
+    old = {**old, "changed_at": "2020-01-01T00:00:00+00:00"}
+    await kafka.broker.publish(new, TOPIC)
+    await kafka.broker.publish(old, TOPIC)
+    assert await stored_names(sessions) == {new["id"]: "newer"}
+    assert (kafka.counted("applied"), kafka.counted("skipped")) == (1, 1)
+
+
+async def test_an_unreadable_message_is_parked_with_its_offset(kafka, sessions):
+    await kafka.broker.publish(b"\xff not json", TOPIC)
+    [good] = generate_events(1, seed=8)
+    await kafka.broker.publish(good, TOPIC)
+    async with sessions() as session:
+        [parked] = (await session.execute(select(ParkedStreamMessage))).scalars().all()
+    assert (parked.topic, parked.position, parked.error) == (TOPIC, "0:0", "not JSON")
+    assert parked.payload == "\ufffd not json"
+    assert list(await stored_names(sessions)) == [good["id"]]
+    assert (kafka.counted("parked"), kafka.counted("applied")) == (1, 1)
+
+
+async def test_a_database_outage_nacks_instead_of_parking(unreachable_database_url):
+    engine = create_engine(unreachable_database_url)
+    async with kafka_for(unreachable_database_url, create_session_factory(engine)) as kafka:
+        await kafka.broker.publish(generate_events(1, seed=9)[0], TOPIC)
+        assert all(kafka.counted(kind) == 0 for kind in Outcome)
+    await engine.dispose()

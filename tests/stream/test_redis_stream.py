@@ -1,0 +1,154 @@
+"""Provider changes published to a real Redis stream reach GET /api/events/{id}, on both
+databases, through the consumer that the app runs in its lifespan."""
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from app.core.metrics import Metrics
+from app.stream.consumer import GROUP
+from app.stream.models import ParkedStreamMessage
+from app.stream.service import Delivery, Outcome, StreamService
+from app.sync.service import SyncMode
+from fakes.generator import generate_events
+from fakes.provider import EVENTS_PATH, FakeProvider
+from tests.stream.conftest import consuming_app, eventually, pending, publish
+from tests.support.metrics import sample
+from tests.support.servers import serving
+
+
+def record(**fields: Any) -> dict[str, Any]:
+    [event] = generate_events(1, seed=6)
+    return {**event, **fields}
+
+
+def later(event: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    changed_at = datetime.fromisoformat(event["changed_at"]) + timedelta(minutes=1)
+    return {**event, "changed_at": changed_at.isoformat(), **fields}
+
+
+async def test_a_published_event_is_created_updated_and_its_status_changed(
+    redis, topic, stream_app
+):
+    created = record(name="Python в продакшене", status="published")
+    await publish(redis, topic, created)
+    shown = await eventually(lambda: stream_app.event(created["id"]))
+    assert (shown["name"], shown["provider_status"]) == ("Python в продакшене", "published")
+
+    renamed = later(created, name="Python in production")
+
+    async def renamed_shown():
+        event = await stream_app.event(created["id"])
+        return event["name"] == "Python in production"
+
+    await publish(redis, topic, renamed)
+    await eventually(renamed_shown)
+
+    cancelled = later(renamed, status="cancelled")
+
+    async def cancelled_shown():
+        event = await stream_app.event(created["id"])
+        return event["provider_status"] == "cancelled" and event
+
+    await publish(redis, topic, cancelled)
+    shown = await eventually(cancelled_shown)
+    assert shown["name"] == "Python in production"
+    assert shown["status"] == "closed"
+    assert await stream_app.counted("applied") == 3
+    assert await pending(redis, topic) == 0
+    assert await stream_app.metric("stream_lag_messages") == 0
+
+
+async def test_an_older_duplicate_after_a_newer_message_changes_nothing(redis, topic, stream_app):
+    old = record(name="old name")
+    new = later(old, name="new name")
+    await publish(redis, topic, new)
+    await publish(redis, topic, old)
+    await publish(redis, topic, new)
+
+    async def both_skipped():
+        return await stream_app.counted("skipped") == 2
+
+    await eventually(both_skipped)
+    assert await stream_app.counted("applied") == 1
+    assert (await stream_app.event(new["id"]))["name"] == "new name"
+
+
+async def test_an_unreadable_message_is_parked_and_the_next_one_applied(
+    redis, topic, stream_app, sessions
+):
+    not_json = await publish(redis, topic, "{not json")
+    nameless = await publish(redis, topic, {"id": record()["id"]})
+    good = record()
+    await publish(redis, topic, good)
+
+    await eventually(lambda: stream_app.event(good["id"]))
+    async with sessions() as session:
+        parked = (await session.execute(select(ParkedStreamMessage))).scalars().all()
+    assert sorted((row.position, row.payload, row.error) for row in parked) == sorted(
+        [
+            (not_json, "{not json", "not JSON"),
+            (nameless, f'{{"id": "{good["id"]}"}}', "not an event record (SPEC §6)"),
+        ]
+    )
+    assert {row.topic for row in parked} == {topic}
+    assert await stream_app.counted("parked") == 2
+    assert await stream_app.counted("applied") == 1
+    assert await pending(redis, topic) == 0
+
+
+async def test_a_replay_after_a_crash_between_commit_and_ack_is_harmless(
+    database_url, redis, topic, sessions
+):
+    """A consumer read the entry and committed it, then died before its XACK: the entry stays
+    pending under the dead consumer's name until a live one takes it over and acks it."""
+    event = record(name="applied before the crash")
+    entry = await publish(redis, topic, event)
+    await redis.xreadgroup(GROUP, "crashed-replica", {topic: ">"}, count=1)
+    await StreamService(sessions, Metrics()).handle(
+        Delivery(topic, entry, (await redis.xrange(topic))[0][1][b"__data__"])
+    )
+    assert await pending(redis, topic) == 1
+
+    async with consuming_app(database_url, topic) as stream_app:
+
+        async def replayed():
+            return await pending(redis, topic) == 0 and await stream_app.counted("skipped")
+
+        assert await eventually(replayed) == 1
+        assert await stream_app.counted("applied") == 0
+        assert (await stream_app.event(event["id"]))["name"] == "applied before the crash"
+
+
+async def test_the_sync_afterwards_finds_nothing_to_change(database_url, redis, topic, sessions):
+    events = generate_events(12, seed=66)
+    provider = FakeProvider(events=events)
+    async with serving(provider.app) as base_url:
+        settings = {"events_provider_url": base_url + EVENTS_PATH}
+        async with consuming_app(database_url, topic, **settings) as stream_app:
+            for event in events:
+                await publish(redis, topic, event)
+
+            async def all_applied():
+                return await stream_app.counted("applied") == len(events)
+
+            await eventually(all_applied)
+            run = await stream_app.app.state.sync_service.run(SyncMode.ALL)
+    assert (run.status, run.created, run.updated, run.unchanged) == ("success", 0, 0, 12)
+
+
+async def test_a_database_outage_leaves_the_message_pending_instead_of_parking_it(
+    redis, topic, unreachable_database_url
+):
+    await publish(redis, topic, record())
+    async with consuming_app(unreachable_database_url, topic) as stream_app:
+
+        async def delivered_twice():
+            consumers = await redis.xpending_range(topic, GROUP, "-", "+", 1)
+            return consumers and consumers[0]["times_delivered"] >= 2
+
+        await eventually(delivered_twice)
+        counted = stream_app.app.state.metrics.render().decode()
+        assert all(sample(counted, "stream_messages_total", result=kind) == 0 for kind in Outcome)
+        assert await pending(redis, topic) == 1
