@@ -18,3 +18,6 @@ lint:
 format:
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
+
+bench: ## load bench on PostgreSQL (needs wrk; recreates the database `bench`): bench/README.md
+	$(UV) run --frozen python -m bench.load

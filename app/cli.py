@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import gc
 import getpass
 import signal
 import sys
@@ -40,13 +41,29 @@ def _fail(message: str) -> int:
     return 1
 
 
+# Collect the youngest generation every 7,000 allocations, not 700: each request allocates
+# thousands of short-lived objects, and fewer, larger sweeps cost less in all.
+GC_THRESHOLDS = (7000, 10, 10)
+
+
+def _tune_garbage_collector() -> None:
+    """Moves what start-up built (modules, routes, metadata: most of the heap) out of the
+    collector's sight, so that a full collection no longer walks it again and again."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     if not args.no_migrate:
         upgrade_to_head(settings.database_url)
+    from app.main import app
+
+    _tune_garbage_collector()
     uvicorn.run(
-        "app.main:app",
+        app,
         host=args.host,
         port=args.port,
         log_config=None,  # our root handler formats uvicorn's records too

@@ -1,5 +1,5 @@
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,13 +16,13 @@ from app.core.security import InvalidTokenError, TokenType
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
-def get_auth_service(
+async def get_auth_service(
     session: SessionDep, settings: SettingsDep, codec: TokenCodecDep, hasher: PasswordHasherDep
 ) -> AuthService:
     return AuthService(session, settings, codec, hasher)
 
 
-def get_current_user_id(
+async def get_current_user_id(
     codec: TokenCodecDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> uuid.UUID:
     """The user named by a valid access token; no database call (tokens live 15 minutes)."""
@@ -75,8 +75,8 @@ class AuthRateLimit:
         await self._limiter.hit(self._scope, identities)
 
 
-def _auth_rate_limit(scope: str) -> Callable[[Request, SettingsDep], AuthRateLimit]:
-    def dependency(request: Request, settings: SettingsDep) -> AuthRateLimit:
+def _auth_rate_limit(scope: str) -> Callable[[Request, SettingsDep], Awaitable[AuthRateLimit]]:
+    async def dependency(request: Request, settings: SettingsDep) -> AuthRateLimit:
         client = client_ip(request, parse_trusted_proxies(settings.trusted_proxies))
         return AuthRateLimit(request.app.state.rate_limiter, scope, client)
 

@@ -1,4 +1,8 @@
-"""What the lifespan made once, handed to routes as dependencies."""
+"""What the lifespan made once, handed to routes as dependencies.
+
+Dependencies that never await are still `async def`: FastAPI runs a plain `def` dependency in
+a worker thread, a hand-off that costs more than the work of these.
+"""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -11,15 +15,15 @@ from app.core.passwords import PasswordHasher
 from app.core.security import TokenCodec
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_token_codec(request: Request) -> TokenCodec:
+async def get_token_codec(request: Request) -> TokenCodec:
     return request.app.state.token_codec  # type: ignore[no-any-return]
 
 
-def get_password_hasher(request: Request) -> PasswordHasher:
+async def get_password_hasher(request: Request) -> PasswordHasher:
     return request.app.state.password_hasher  # type: ignore[no-any-return]
 
 

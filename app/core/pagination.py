@@ -26,12 +26,12 @@ class PageRequest:
         return (self.page - 1) * self.page_size
 
     def require_exists(self, count: int) -> None:
-        """Raises 404 for a page past the last; call before fetching the page's rows."""
+        """Raises 404 for a page past the last (page 1 always exists)."""
         if self.page > 1 and self.offset >= count:
             raise NotFoundError("Invalid page.")
 
 
-def page_request(
+async def page_request(
     page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
     page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page")] = 10,
 ) -> PageRequest:

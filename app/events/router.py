@@ -13,7 +13,7 @@ from app.events.service import EventService
 router = APIRouter(prefix="/api/events", tags=["events"])
 
 
-def get_event_service(session: SessionDep) -> EventService:
+async def get_event_service(session: SessionDep) -> EventService:
     return EventService(session)
 
 

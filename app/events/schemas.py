@@ -100,7 +100,7 @@ NameQuery = Annotated[
 ]
 
 
-def event_filters(
+async def event_filters(
     name: NameQuery = None,
     search: Annotated[str | None, Query(max_length=200, description="Alias of `name`")] = None,
     status: Annotated[

@@ -58,14 +58,17 @@ class EventService:
         self, filters: EventFilters, page: PageRequest, request: Request
     ) -> Page[EventRead]:
         now = utcnow()
-        count = await self.events.count(filters, now)
-        page.require_exists(count)
+        await self.events.read_outside_transaction()
         rows = await self.events.page(filters, now, offset=page.offset, limit=page.page_size)
+        # An empty page carries no total: then page 1 is empty, and a later one is 404.
+        count = rows[0].total if rows else await self.events.count(filters, now)
+        page.require_exists(count)
         next_url, previous_url = page_links(request, page, count)
         results = [_event_read(row, now) for row in rows]
         return Page[EventRead](count=count, next=next_url, previous=previous_url, results=results)
 
     async def get_event(self, event_id: uuid.UUID) -> EventRead:
+        await self.events.read_outside_transaction()
         row = await self.events.get(event_id)
         if row is None:
             raise NotFoundError("Event not found.")

@@ -1,0 +1,330 @@
+"""Load on the list and on login, with wrk, against the served app and a minimal baseline.
+
+    make bench            # or: ./scripts/uv run python -m bench.load [--duration 10]
+
+Recreates the PostgreSQL database `bench` (it must end in `bench`), migrates it, loads
+generated events with the sync's own upserts, registers a user, then starts two servers of one
+uvicorn process each: `events-face serve --no-migrate` and `bench.baseline` (Starlette +
+asyncpg doing the same work as the list). Each scenario gets a short warm-up, then a timed wrk
+run at fixed concurrency, one server at a time. Prints a markdown table and writes it into
+bench/README.md. Needs wrk on PATH (Debian/Ubuntu: `apt-get install -y wrk`).
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+from app.core.database import create_engine, create_session_factory
+from app.core.migrations import upgrade_to_head
+from app.sync.records import read_event
+from app.sync.repository import CatalogueRepository
+from fakes.generator import generate_events
+from tests.support.processes import free_port, service_environment
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+DEFAULT_DATABASE_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/bench"
+USERNAME, PASSWORD = "bench-user", "bench-password-1"
+BATCH = 1000
+WRK_TIMEOUT = "30s"  # a login queued behind 31 others (Argon2) takes seconds; not an error
+README_BEGIN, README_END = "<!-- load:begin -->", "<!-- load:end -->"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    label: str
+    path: str
+    body: str | None = None
+    baseline: bool = True
+
+
+@dataclass(frozen=True)
+class Figures:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+SCENARIOS = (
+    Scenario("list, first page", "/api/events"),
+    Scenario("list, deep page (900 of 1000)", "/api/events?page=900"),
+    Scenario("list, name filter `конференция`", f"/api/events?name={quote('конференция')}"),
+    Scenario(
+        "login (Argon2)",
+        "/api/auth/login",
+        body=json.dumps({"username": USERNAME, "password": PASSWORD}),
+        baseline=False,
+    ),
+)
+
+
+def require_wrk() -> None:
+    if shutil.which("wrk") is None:
+        raise SystemExit(
+            "bench.load needs wrk on PATH: `apt-get install -y wrk` (Debian/Ubuntu), "
+            "`brew install wrk` (macOS)"
+        )
+
+
+def asyncpg_dsn(database_url: str, database: str | None = None) -> str:
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.set(database=database or url.database).render_as_string(hide_password=False)
+
+
+async def execute(dsn: str, *statements: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def recreate_database(database_url: str) -> None:
+    name = make_url(database_url).database or ""
+    if not name.endswith("bench"):
+        raise SystemExit("refusing to drop a database whose name does not end in 'bench'")
+    await execute(
+        asyncpg_dsn(database_url, "postgres"),
+        f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+        f'CREATE DATABASE "{name}"',
+    )
+
+
+async def load_catalogue(database_url: str, count: int) -> None:
+    events = [event for event in map(read_event, generate_events(count, seed=5)) if event]
+    engine = create_engine(database_url)
+    async with create_session_factory(engine)() as session:
+        catalogue = CatalogueRepository(session)
+        for start in range(0, len(events), BATCH):
+            batch = events[start : start + BATCH]
+            places = {event.place.id: event.place for event in batch if event.place}
+            await catalogue.upsert_venues(list(places.values()))
+            await catalogue.upsert_events(batch)
+        await session.commit()
+    await engine.dispose()
+    # Planner statistics and the visibility map, as a database that has lived a while has them.
+    await execute(asyncpg_dsn(database_url), "VACUUM ANALYZE")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def server(command: list[str], env: dict[str, str], ready_url: str) -> Iterator[None]:
+    """Runs `command` until the block ends, however it ends; waits for `ready_url` to answer."""
+    process = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603
+    try:
+        deadline = time.monotonic() + 60
+        while not answers(ready_url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"server did not start: {' '.join(command)}")
+            time.sleep(0.2)
+        yield
+    finally:
+        stop(process)
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url).status_code < 500
+    except httpx.TransportError:
+        return False
+
+
+def register(base_url: str) -> str:
+    response = httpx.post(
+        f"{base_url}/api/auth/register", json={"username": USERNAME, "password": PASSWORD}
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
+def comparable_page(base_url: str, path: str, token: str) -> object:
+    """The page, with `next`/`previous` reduced to path and query (the ports differ)."""
+    response = httpx.get(f"{base_url}{path}", headers={"Authorization": f"Bearer {token}"})
+    response.raise_for_status()
+    page = response.json()
+    for link in ("next", "previous"):
+        if page[link]:
+            page[link] = httpx.URL(page[link]).raw_path.decode()
+    return page
+
+
+def wrk(
+    url: str, scenario: Scenario, token: str, args: argparse.Namespace, seconds: int
+) -> Figures:
+    env = {**os.environ, "WRK_TOKEN": token, "WRK_METHOD": "POST" if scenario.body else "GET"}
+    if scenario.body:
+        env["WRK_BODY"] = scenario.body
+    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s"]
+    command += [f"--timeout={WRK_TIMEOUT}"]
+    command += ["-s", str(BENCH_DIR / "wrk.lua"), url + scenario.path]
+    output = subprocess.run(command, env=env, capture_output=True, text=True, check=True)  # noqa: S603
+    figures = json.loads(output.stdout.strip().splitlines()[-1])
+    return Figures(
+        requests_per_second=figures["requests"] / (figures["duration_us"] / 1e6),
+        p50_ms=figures["p50_us"] / 1000,
+        p99_ms=figures["p99_us"] / 1000,
+        errors=figures["non_2xx"] + figures["socket_errors"],
+    )
+
+
+def median_round(rounds: list[Figures]) -> Figures:
+    return sorted(rounds, key=lambda figures: figures.requests_per_second)[len(rounds) // 2]
+
+
+def measure(
+    targets: list[str], scenario: Scenario, token: str, args: argparse.Namespace
+) -> list[Figures]:
+    """Warms each target up, then times `args.rounds` rounds that alternate between the
+    targets, so that both meet the same background load; returns each one's median round."""
+    for url in targets:
+        wrk(url, scenario, token, args, seconds=2)  # pools, caches, prepared statements
+    rounds: dict[str, list[Figures]] = {url: [] for url in targets}
+    for _ in range(args.rounds):
+        for url in targets:
+            rounds[url].append(wrk(url, scenario, token, args, seconds=args.duration))
+    medians = [median_round(rounds[url]) for url in targets]
+    for url, figures in zip(targets, medians, strict=True):
+        print(f"  {url}{scenario.path}: {figures}", flush=True)
+    return medians
+
+
+def cell(figures: Figures | None) -> str:
+    if figures is None:
+        return "— | — | —"
+    errors = f" ({figures.errors} errors)" if figures.errors else ""
+    rate = f"{figures.requests_per_second:,.0f}{errors}"
+    return f"{rate} | {figures.p50_ms:.1f} | {figures.p99_ms:.1f}"
+
+
+def table(rows: list[tuple[Scenario, Figures, Figures | None]]) -> str:
+    lines = [
+        "| scenario | events-face req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms "
+        "| ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for scenario, ours, baseline in rows:
+        ratio = "—"
+        if baseline is not None:
+            ratio = f"{ours.requests_per_second / baseline.requests_per_second:.2f}"
+        lines.append(f"| {scenario.label} | {cell(ours)} | {cell(baseline)} | {ratio} |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    memory = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
+    gib = f"{int(memory[1]) / 2**20:.0f} GiB" if memory else "unknown memory"
+    return f"{os.cpu_count()} cores ({platform.machine()}, {model[1] if model else '?'}), {gib}"
+
+
+def report(rows: list[tuple[Scenario, Figures, Figures | None]], args: argparse.Namespace) -> str:
+    return (
+        f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}, Python "
+        f"{platform.python_version()}, PostgreSQL on localhost, {args.events:,} events; "
+        f"`wrk -t{args.threads} -c{args.connections} -d{args.duration}s --timeout "
+        f"{WRK_TIMEOUT}`; each figure is the median of {args.rounds} rounds that alternate "
+        "between the two servers (after a 2 s warm-up each); each server is one uvicorn "
+        "process (uvloop, httptools), loaded one at a time.\n\n"
+        f"{table(rows)}\n"
+    )
+
+
+def write_readme(text: str) -> None:
+    readme = BENCH_DIR / "README.md"
+    current = readme.read_text()
+    start, end = current.index(README_BEGIN) + len(README_BEGIN), current.index(README_END)
+    readme.write_text(f"{current[:start]}\n{text}{current[end:]}")
+
+
+def run_scenarios(args: argparse.Namespace, database_url: str) -> str:
+    env = service_environment(
+        database_url,
+        RATE_LIMIT_AUTH="1000000/minute",
+        LOG_LEVEL="WARNING",
+        EVENT_RETENTION_DAYS="3650",  # the start-up cleanup would delete the past events
+    )
+    ours, baseline = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
+    serve = [str(Path(sys.executable).with_name("events-face")), "serve", "--no-migrate"]
+    uvicorn = [sys.executable, "-m", "uvicorn", "bench.baseline:app", "--log-level", "warning"]
+    baseline_env = {**env, "BASELINE_DATABASE_URL": asyncpg_dsn(database_url)}
+    with (
+        server([*serve, "--port", ours.rsplit(":", 1)[1]], env, f"{ours}/health/live"),
+        server(
+            [*uvicorn, "--no-access-log", "--port", baseline.rsplit(":", 1)[1]],
+            baseline_env,
+            f"{baseline}/api/events",
+        ),
+    ):
+        token = register(ours)
+        rows = []
+        for scenario in SCENARIOS:
+            print(f"{scenario.label}:", flush=True)
+            if not scenario.baseline:
+                rows.append((scenario, *measure([ours], scenario, token, args), None))
+                continue
+            if comparable_page(ours, scenario.path, token) != comparable_page(
+                baseline, scenario.path, token
+            ):
+                raise SystemExit(f"the baseline's page differs from ours: {scenario.path}")
+            rows.append((scenario, *measure([ours, baseline], scenario, token, args)))
+    return report(rows, args)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL)
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3, help="timed runs per server (median)")
+    parser.add_argument("--no-readme", action="store_true", help="print, do not write README")
+    args = parser.parse_args()
+    require_wrk()
+    # SIGTERM unwinds like Ctrl-C does, so that the servers are stopped on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    asyncio.run(recreate_database(args.database_url))
+    upgrade_to_head(args.database_url)
+    asyncio.run(load_catalogue(args.database_url, args.events))
+    print(f"loaded {args.events:,} events into {make_url(args.database_url).database}")
+    text = run_scenarios(args, args.database_url)
+    print(text)
+    if not args.no_readme:
+        write_readme(text)
+
+
+if __name__ == "__main__":
+    main()
