@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Row, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
@@ -71,7 +71,11 @@ class CatalogueRepository:
         self.session = session
 
     async def upsert_venues(self, places: Sequence[ProviderPlace]) -> None:
-        """A partial place (only id and name) keeps what an earlier full record said."""
+        """Writes the new and changed venues; a partial place (only id and name) keeps what an
+        earlier full record said. Most batches name venues already stored as they are, and
+        rewriting those rows every batch cost more than the events themselves."""
+        stored = await self._stored_venues([place.id for place in places]) if places else {}
+        places = [place for place in places if _place_differs(place, stored.get(place.id))]
         if not places:
             return
         now = utcnow()
@@ -91,6 +95,14 @@ class CatalogueRepository:
             ),
             [_venue_row(place, now) for place in places],
         )
+
+    async def _stored_venues(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
+        rows = await self.session.execute(
+            select(Venue.id, *(getattr(Venue, field) for field in PLACE_FIELDS)).where(
+                Venue.id.in_(ids)
+            )
+        )
+        return {row.id: row for row in rows}
 
     async def stored_changed_at(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, datetime | None]:
         rows = await self.session.execute(
@@ -142,6 +154,19 @@ class CatalogueRepository:
             .values(capacity=venue_capacity)
             .execution_options(synchronize_session=False)
         )
+
+
+PLACE_FIELDS = ("name", "city", "address", "seats_pattern", "changed_at")
+
+
+def _place_differs(place: ProviderPlace, stored: Row[Any] | None) -> bool:
+    """Whether writing `place` would change the stored venue (absent fields change nothing)."""
+    if stored is None:
+        return True
+    return any(
+        (value := getattr(place, field)) is not None and value != getattr(stored, field)
+        for field in PLACE_FIELDS
+    )
 
 
 def _is_newer(event: ProviderEvent, stored: dict[uuid.UUID, datetime | None]) -> bool:
