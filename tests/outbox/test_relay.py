@@ -5,14 +5,12 @@ import uuid
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import select
 
-from app.main import create_app
 from app.outbox.models import OutboxMessage
 from fakes.notifications import Behaviour
+from tests.conftest import client_of, running_app
 from tests.support.auth import access_token, bearer
-from tests.support.database import empty_tables
 from tests.support.events import create_event
 from tests.support.metrics import sample
 from tests.support.notifications import (
@@ -126,19 +124,15 @@ async def test_a_message_written_by_this_process_wakes_the_relay_at_once(
 ):
     # Polling only every 10 minutes: a delivery within the test's patience comes from the wake.
     settings = relay_settings(database_url, notifications.url, outbox_poll_interval_seconds=600)
-    application = create_app(settings)
-    async with LifespanManager(application):
-        await empty_tables(application.state.engine)
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            headers = bearer(await access_token(http))
-            event = await create_event(application.state.session_factory)
-            response = await http.post(
-                f"/api/events/{event.id}/register",
-                json={"full_name": "Иван", "email": "ivan@example.com"},
-                headers=headers,
-            )
+    async with running_app(settings) as application, client_of(application) as http:
+        headers = bearer(await access_token(http))
+        event = await create_event(application.state.session_factory)
+        response = await http.post(
+            f"/api/events/{event.id}/register",
+            json={"full_name": "Иван", "email": "ivan@example.com"},
+            headers=headers,
+        )
 
-            await eventually(lambda: notifications.delivered_ids, timeout=30)
+        await eventually(lambda: notifications.delivered_ids, timeout=30)
 
     assert response.status_code == 201

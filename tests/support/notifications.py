@@ -6,16 +6,13 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.main import create_app
 from app.outbox.models import OutboxMessage
 from fakes.notifications import NOTIFICATIONS_PATH, FakeNotifications
-from tests.conftest import make_settings
-from tests.support.database import empty_tables
+from tests.conftest import client_of, make_settings, running_app
 from tests.support.servers import serving
 
 NOTIFICATIONS_TOKEN = "notifications-test-token"
@@ -50,8 +47,7 @@ async def notifications() -> AsyncIterator[FakeNotifications]:
 
 @pytest.fixture(scope="module")
 async def relay_app(database_url: str, notifications: FakeNotifications) -> AsyncIterator[FastAPI]:
-    application = create_app(relay_settings(database_url, notifications.url))
-    async with LifespanManager(application):
+    async with running_app(relay_settings(database_url, notifications.url)) as application:
         yield application
 
 
@@ -59,10 +55,8 @@ async def relay_app(database_url: str, notifications: FakeNotifications) -> Asyn
 async def api(
     relay_app: FastAPI, notifications: FakeNotifications
 ) -> AsyncIterator[httpx.AsyncClient]:
-    await empty_tables(relay_app.state.engine)
     notifications.reset()
-    transport = httpx.ASGITransport(app=relay_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with client_of(relay_app) as http:
         yield http
 
 
