@@ -1,10 +1,25 @@
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, Result, Row, Select, and_, delete, func, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Result,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.database import UTCDateTime
 from app.events.models import OPEN_PROVIDER_STATUSES, Event, Venue
 from app.events.schemas import EventFilters, EventOrdering, EventStatus
 
@@ -24,12 +39,15 @@ EVENT_COLUMNS = (
 )
 
 
-# Built once: building a statement costs more than looking up its compiled form.
+# Built once: building a statement and computing its cache key cost more than running it. The
+# filters' statements are built once per combination of filters in use, with every value bound
+# at execution time, so that a request only looks up what it needs.
 PAGE_ROWS = select(*EVENT_COLUMNS).outerjoin(Venue, Venue.id == Event.venue_id)
 COUNT = select(func.count()).select_from(Event)
+EVENT_BY_ID = PAGE_ROWS.where(Event.id == bindparam("event_id"))
 
 
-def registration_open(now: datetime) -> ColumnElement[bool]:
+def registration_open(now: ColumnElement[datetime]) -> ColumnElement[bool]:
     """SQL twin of Event.registration_is_open."""
     return and_(
         Event.provider_status.in_(OPEN_PROVIDER_STATUSES),
@@ -37,25 +55,47 @@ def registration_open(now: datetime) -> ColumnElement[bool]:
     )
 
 
+# Each filter's condition, under the name of the value it binds.
+FILTER_CONDITIONS: dict[str, ColumnElement[bool]] = {
+    "name_pattern": Event.name_folded.like(bindparam("name_pattern"), escape="\\"),
+    "starts_at_or_after": Event.event_time >= bindparam("starts_at_or_after"),
+    "starts_before": Event.event_time < bindparam("starts_before"),
+    "venue": Event.venue_id == bindparam("venue"),
+}
+STATUS_CONDITIONS: dict[EventStatus, ColumnElement[bool]] = {
+    EventStatus.OPEN: registration_open(bindparam("now", type_=UTCDateTime())),
+    EventStatus.CLOSED: not_(registration_open(bindparam("now", type_=UTCDateTime()))),
+}
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _conditions(filters: EventFilters, now: datetime) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if filters.search:
-        pattern = f"%{_escape_like(filters.search.casefold())}%"
-        conditions.append(Event.name_folded.like(pattern, escape="\\"))
-    if filters.status is EventStatus.OPEN:
-        conditions.append(registration_open(now))
-    elif filters.status is EventStatus.CLOSED:
-        conditions.append(not_(registration_open(now)))
+def _filter_values(filters: EventFilters, now: datetime) -> dict[str, object]:
+    """The values the filters in use bind, keyed like FILTER_CONDITIONS (plus `now`)."""
+    values: dict[str, object] = {}
+    if filters.name_contains:
+        values["name_pattern"] = f"%{_escape_like(filters.name_contains.casefold())}%"
+    if filters.status is not None:
+        values["now"] = now
     if (start := filters.starts_at_or_after) is not None:
-        conditions.append(Event.event_time >= start)
+        values["starts_at_or_after"] = start
     if (end := filters.starts_before) is not None:
-        conditions.append(Event.event_time < end)
+        values["starts_before"] = end
     if filters.venue is not None:
-        conditions.append(Event.venue_id == filters.venue)
+        values["venue"] = filters.venue
+    return values
+
+
+def _conditions(
+    filter_names: frozenset[str], status: EventStatus | None
+) -> list[ColumnElement[bool]]:
+    conditions = [
+        FILTER_CONDITIONS[name] for name in sorted(filter_names & FILTER_CONDITIONS.keys())
+    ]
+    if status is not None:
+        conditions.append(STATUS_CONDITIONS[status])
     return conditions
 
 
@@ -67,7 +107,27 @@ def _order_by(ordering: EventOrdering) -> tuple[ColumnElement[object], ...]:
     return (direction.nulls_last(), tie_breaker)
 
 
-ORDER_BY = {ordering: _order_by(ordering) for ordering in EventOrdering}
+@cache
+def _count_statement(
+    filter_names: frozenset[str], status: EventStatus | None
+) -> Select[tuple[int]]:
+    return COUNT.where(*_conditions(filter_names, status))
+
+
+@cache
+def _page_statement(
+    filter_names: frozenset[str], status: EventStatus | None, ordering: EventOrdering
+) -> Select[tuple[object, ...]]:
+    """The page's rows, each also carrying `total`, the count of all the matching events
+    (one statement and one round trip instead of two)."""
+    total = _count_statement(filter_names, status).scalar_subquery().label("total")
+    return (
+        PAGE_ROWS.add_columns(total)
+        .where(*_conditions(filter_names, status))
+        .order_by(*_order_by(ordering))
+        .offset(bindparam("offset"))
+        .limit(bindparam("limit"))
+    )
 
 
 class EventRepository:
@@ -81,35 +141,27 @@ class EventRepository:
         if self.session.bind.dialect.name == "postgresql":
             await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
-    async def _execute(self, query: Select[tuple[object, ...]]) -> Result[tuple[object, ...]]:
+    async def _execute(self, statement: Select[Any], values: dict[str, object]) -> Result[Any]:
         """Runs a read on the session's connection, past the ORM: the columns are plain, so
         its result machinery would only cost time."""
         connection = await self.session.connection()
-        return await connection.execute(query)
+        return await connection.execute(statement, values)
 
     async def count(self, filters: EventFilters, now: datetime) -> int:
-        query = COUNT.where(*_conditions(filters, now))
-        return (await self._execute(query)).scalar_one()
+        values = _filter_values(filters, now)
+        statement = _count_statement(frozenset(values), filters.status)
+        return (await self._execute(statement, values)).scalar_one()
 
     async def page(
         self, filters: EventFilters, now: datetime, *, offset: int, limit: int
-    ) -> Sequence[Row[tuple[object, ...]]]:
-        """The page's rows, each also carrying `total`, the count of all the matching events
-        (one statement and one round trip instead of two)."""
-        conditions = _conditions(filters, now)
-        total = COUNT.where(*conditions).scalar_subquery().label("total")
-        query = (
-            PAGE_ROWS.add_columns(total)
-            .where(*conditions)
-            .order_by(*ORDER_BY[filters.ordering])
-            .offset(offset)
-            .limit(limit)
-        )
-        return (await self._execute(query)).all()
+    ) -> Sequence[Row[Any]]:
+        """The page's rows, each also carrying `total`, the count of all the matching events."""
+        values = _filter_values(filters, now)
+        statement = _page_statement(frozenset(values), filters.status, filters.ordering)
+        return (await self._execute(statement, {**values, "offset": offset, "limit": limit})).all()
 
-    async def get(self, event_id: uuid.UUID) -> Row[tuple[object, ...]] | None:
-        query = PAGE_ROWS.where(Event.id == event_id)
-        return (await self._execute(query)).first()
+    async def get(self, event_id: uuid.UUID) -> Row[Any] | None:
+        return (await self._execute(EVENT_BY_ID, {"event_id": event_id})).first()
 
     async def delete_ended_before(self, cutoff: datetime) -> int:
         statement = delete(Event).where(Event.event_time < cutoff)

@@ -1,13 +1,13 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from app.auth.dependencies import CurrentUserId
 from app.core.dependencies import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Page, PageRequestDep
-from app.events.schemas import EventFilters, EventRead, event_filters
+from app.events.schemas import EventFilters, EventRead
 from app.events.service import EventService
 
 router = APIRouter(prefix="/api/events", tags=["events"])
@@ -18,7 +18,7 @@ async def get_event_service(session: SessionDep) -> EventService:
 
 
 EventServiceDep = Annotated[EventService, Depends(get_event_service)]
-EventFiltersDep = Annotated[EventFilters, Depends(event_filters)]
+EventFiltersDep = Annotated[EventFilters, Query()]
 
 
 @router.get("", responses=problem_responses(401, 404, 422))

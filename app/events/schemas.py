@@ -3,8 +3,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class EventStatus(StrEnum):
@@ -73,12 +72,23 @@ class EventFilters(BaseModel):
     """The list's query parameters. A bare date bound covers that whole UTC day; a datetime
     without an offset is read as UTC."""
 
-    search: str | None = None
-    status: EventStatus | None = None
-    date_from: DateBound | None = None
-    date_to: DateBound | None = None
-    venue: uuid.UUID | None = None
+    name: str | None = Field(
+        None, max_length=200, description="Case-insensitive part of the event name, any language"
+    )
+    search: str | None = Field(None, max_length=200, description="Alias of `name`")
+    status: EventStatus | None = Field(None, description="`open`: registration open now; `closed`")
+    date_from: DateBound | None = Field(
+        None, description="ISO date or datetime; events from then on"
+    )
+    date_to: DateBound | None = Field(
+        None, description="ISO date (that whole day) or datetime; until then"
+    )
+    venue: uuid.UUID | None = Field(None, description="Venue id")
     ordering: EventOrdering = EventOrdering.EVENT_TIME
+
+    @property
+    def name_contains(self) -> str | None:
+        return self.name or self.search or None
 
     @property
     def starts_at_or_after(self) -> datetime | None:
@@ -92,34 +102,3 @@ class EventFilters(BaseModel):
         if isinstance(self.date_to, datetime):
             return _start_of(self.date_to) + timedelta(microseconds=1)
         return _start_of(self.date_to) + timedelta(days=1)
-
-
-NameQuery = Annotated[
-    str | None,
-    Query(max_length=200, description="Case-insensitive part of the event name, any language"),
-]
-
-
-async def event_filters(
-    name: NameQuery = None,
-    search: Annotated[str | None, Query(max_length=200, description="Alias of `name`")] = None,
-    status: Annotated[
-        EventStatus | None, Query(description="`open`: registration open now; `closed`")
-    ] = None,
-    date_from: Annotated[
-        DateBound | None, Query(description="ISO date or datetime; events from then on")
-    ] = None,
-    date_to: Annotated[
-        DateBound | None, Query(description="ISO date (that whole day) or datetime; until then")
-    ] = None,
-    venue: Annotated[uuid.UUID | None, Query(description="Venue id")] = None,
-    ordering: Annotated[EventOrdering, Query()] = EventOrdering.EVENT_TIME,
-) -> EventFilters:
-    return EventFilters(
-        search=name or search or None,
-        status=status,
-        date_from=date_from,
-        date_to=date_to,
-        venue=venue,
-        ordering=ordering,
-    )
