@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from datetime import date
 
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.auth.schemas import RegisterRequest
 from app.auth.service import AuthService
@@ -100,12 +100,18 @@ def createsuperuser(args: argparse.Namespace, settings: Settings) -> int:
 
 
 @asynccontextmanager
-async def _sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def _engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(settings.database_url)
     try:
-        yield create_session_factory(engine)
+        yield engine
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def _sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    async with _engine(settings) as engine:
+        yield create_session_factory(engine)
 
 
 async def _create_staff_user(settings: Settings, data: RegisterRequest) -> int:
@@ -147,8 +153,8 @@ def cleanup_events(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _cleanup_events(settings: Settings, days: int) -> int:
-    async with _sessions(settings) as sessions, sessions() as session:
-        deleted = await EventService(session).delete_ended(days)
+    async with _engine(settings) as engine:
+        deleted = await EventService(engine).delete_ended(days)
     print(f"deleted {deleted} events that ended more than {days} days ago")
     return 0
 

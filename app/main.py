@@ -53,8 +53,7 @@ def _start_background_loops(app: FastAPI, loops: BackgroundLoops) -> None:
     loops.every("token-purge", TOKEN_PURGE_INTERVAL_SECONDS, purge_expired_tokens)
 
     async def delete_ended_events() -> None:
-        async with state.session_factory() as session:
-            await EventService(session).delete_ended(state.settings.event_retention_days)
+        await EventService(state.engine).delete_ended(state.settings.event_retention_days)
 
     loops.every("event-cleanup", EVENT_CLEANUP_INTERVAL_SECONDS, delete_ended_events)
 
@@ -135,9 +134,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.password_hasher = PasswordHasher()
     install_error_handlers(app)
     install_openapi(app)
+    app.include_router(events_router)
     app.include_router(operations_router)
     app.include_router(auth_router)
-    app.include_router(events_router)
     app.include_router(sync_router)
     app.include_router(registrations_router)
     app.state.admin_session_maker = mount_admin(app)

@@ -11,7 +11,7 @@ from app.auth.service import AuthService
 from app.core.dependencies import PasswordHasherDep, SessionDep, SettingsDep, TokenCodecDep
 from app.core.errors import ForbiddenError, UnauthorizedError
 from app.core.ratelimit import RateLimiter, client_ip, parse_trusted_proxies
-from app.core.security import InvalidTokenError, TokenType
+from app.core.security import InvalidTokenError, TokenCodec, TokenType
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
@@ -23,11 +23,12 @@ async def get_auth_service(
 
 
 async def get_current_user_id(
-    codec: TokenCodecDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> uuid.UUID:
     """The user named by a valid access token; no database call (tokens live 15 minutes)."""
     if not token:
         raise UnauthorizedError("Not authenticated")
+    codec: TokenCodec = request.app.state.token_codec  # every authenticated request: no Depends
     try:
         claims = codec.decode(token, TokenType.ACCESS)
         return uuid.UUID(claims.subject)

@@ -4,12 +4,17 @@ The same models and migrations serve SQLite (aiosqlite) and PostgreSQL (asyncpg)
 places where the dialects differ are handled here.
 """
 
+import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Uuid, event
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -27,6 +32,7 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+PING_AFTER_IDLE_SECONDS = 5.0
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -83,21 +89,67 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(database_url: str, **options: Any) -> AsyncEngine:
+def _ping_connections_idle_for(engine: AsyncEngine, seconds: float) -> None:
+    """Checks a pooled connection before use only when it has sat idle for `seconds`.
+
+    A database restart or failover, or a firewall dropping idle sockets, leaves dead
+    connections in the pool; checking them before use spares the request that would otherwise
+    fail on one. SQLAlchemy's pool_pre_ping checks every checkout, which costs asyncpg three
+    round trips (BEGIN, a ping, ROLLBACK) and a third of the list's throughput. A connection in
+    steady use needs no check: if the database goes away under load, the first error
+    invalidates the whole pool anyway.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _note_idle_since(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < seconds:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # A dead connection most likely means the server restarted: the pool discards this
+            # one and every other opened before now, and connects afresh.
+            raise InvalidatePoolError(str(error)) from error
+
+
+def create_engine(
+    database_url: str, *, ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS, **options: Any
+) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         engine = create_async_engine(
             database_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **options
         )
         _configure_sqlite(engine)
         return engine
-    if "poolclass" not in options:
-        # Up to 30 connections, all kept once opened: with overflow connections (closed as soon
-        # as they are returned) a steady load above the pool size reconnects a dozen times a
-        # second, and the requests queued behind those waited seconds (bench/README.md).
-        options.setdefault("pool_size", 30)
-        options.setdefault("max_overflow", 0)
-        options.setdefault("pool_pre_ping", True)
-    return create_async_engine(database_url, **options)
+    if "poolclass" in options:
+        return create_async_engine(database_url, **options)
+    # Up to 30 connections, all kept once opened: with overflow connections (closed as soon as
+    # they are returned) a steady load above the pool size reconnects a dozen times a second,
+    # and the requests queued behind those waited seconds (bench/README.md).
+    options.setdefault("pool_size", 30)
+    options.setdefault("max_overflow", 0)
+    engine = create_async_engine(database_url, **options)
+    _ping_connections_idle_for(engine, ping_after_idle_seconds)
+    return engine
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads, handed back to the pool when the block ends.
+
+    On PostgreSQL it runs in autocommit, without BEGIN and ROLLBACK (two round trips): under
+    READ COMMITTED each statement sees its own snapshot either way. SQLite keeps its
+    transaction."""
+    async with engine.connect() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

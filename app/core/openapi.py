@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app.core.errors import PROBLEM_JSON, Problem
+from app.core.query import document_query_models
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
@@ -52,6 +53,7 @@ def install_openapi(app: FastAPI) -> None:
             description=app.description,
             routes=app.routes,
         )
+        document_query_models(document, app.routes)
         for path_item in document.get("paths", {}).values():
             for operation in path_item.values():
                 _document_operation(operation)

@@ -4,22 +4,23 @@
 filter the client sent. Page 1 always exists (empty or not); a page past the last is 404.
 """
 
-from dataclasses import dataclass
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import Depends, Query, Request
-from pydantic import BaseModel
+from fastapi import Depends, Request
+from pydantic import BaseModel, Field
 
 from app.core.errors import NotFoundError
+from app.core.query import QueryModel
 
 MAX_PAGE_SIZE = 100
 Item = TypeVar("Item")
 
 
-@dataclass(frozen=True, slots=True)
-class PageRequest:
-    page: int
-    page_size: int
+class PageRequest(QueryModel):
+    """The `page` and `page_size` query parameters."""
+
+    page: int = Field(1, ge=1, le=1_000_000, description="1-based page number")
+    page_size: int = Field(10, ge=1, le=MAX_PAGE_SIZE, description="items per page")
 
     @property
     def offset(self) -> int:
@@ -31,14 +32,7 @@ class PageRequest:
             raise NotFoundError("Invalid page.")
 
 
-async def page_request(
-    page: Annotated[int, Query(ge=1, le=1_000_000, description="1-based page number")] = 1,
-    page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="items per page")] = 10,
-) -> PageRequest:
-    return PageRequest(page=page, page_size=page_size)
-
-
-PageRequestDep = Annotated[PageRequest, Depends(page_request)]
+PageRequestDep = Annotated[PageRequest, Depends(PageRequest.from_query)]
 
 
 class Page(BaseModel, Generic[Item]):

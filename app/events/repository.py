@@ -6,7 +6,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Result,
     Row,
     Select,
     and_,
@@ -17,7 +16,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.database import UTCDateTime
 from app.events.models import OPEN_PROVIDER_STATUSES, Event, Venue
@@ -131,26 +130,16 @@ def _page_statement(
 
 
 class EventRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    """Reads run past the ORM: the columns are plain, so its result machinery would only cost
+    time."""
 
-    async def read_outside_transaction(self) -> None:
-        """On PostgreSQL, the reads that follow run without BEGIN and ROLLBACK, two round trips
-        fewer: under READ COMMITTED each statement sees its own snapshot either way. Call it
-        before the session's first statement."""
-        if self.session.bind.dialect.name == "postgresql":
-            await self.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-
-    async def _execute(self, statement: Select[Any], values: dict[str, object]) -> Result[Any]:
-        """Runs a read on the session's connection, past the ORM: the columns are plain, so
-        its result machinery would only cost time."""
-        connection = await self.session.connection()
-        return await connection.execute(statement, values)
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
 
     async def count(self, filters: EventFilters, now: datetime) -> int:
         values = _filter_values(filters, now)
         statement = _count_statement(frozenset(values), filters.status)
-        return (await self._execute(statement, values)).scalar_one()
+        return (await self.connection.execute(statement, values)).scalar_one()
 
     async def page(
         self, filters: EventFilters, now: datetime, *, offset: int, limit: int
@@ -158,12 +147,12 @@ class EventRepository:
         """The page's rows, each also carrying `total`, the count of all the matching events."""
         values = _filter_values(filters, now)
         statement = _page_statement(frozenset(values), filters.status, filters.ordering)
-        return (await self._execute(statement, {**values, "offset": offset, "limit": limit})).all()
+        values |= {"offset": offset, "limit": limit}
+        return (await self.connection.execute(statement, values)).all()
 
     async def get(self, event_id: uuid.UUID) -> Row[Any] | None:
-        return (await self._execute(EVENT_BY_ID, {"event_id": event_id})).first()
+        return (await self.connection.execute(EVENT_BY_ID, {"event_id": event_id})).first()
 
     async def delete_ended_before(self, cutoff: datetime) -> int:
-        statement = delete(Event).where(Event.event_time < cutoff)
-        result = await self.session.execute(statement.execution_options(synchronize_session=False))
+        result = await self.connection.execute(delete(Event).where(Event.event_time < cutoff))
         return result.rowcount or 0

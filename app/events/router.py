@@ -1,24 +1,23 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 
 from app.auth.dependencies import CurrentUserId
-from app.core.dependencies import SessionDep
 from app.core.errors import problem_responses
-from app.core.pagination import Page, PageRequestDep
-from app.events.schemas import EventFilters, EventRead
+from app.core.pagination import PageRequestDep
+from app.events.schemas import EventFilters, EventPage, EventRead
 from app.events.service import EventService
 
 router = APIRouter(prefix="/api/events", tags=["events"])
 
 
-async def get_event_service(session: SessionDep) -> EventService:
-    return EventService(session)
+async def get_event_service(request: Request) -> EventService:
+    return EventService(request.app.state.engine)
 
 
 EventServiceDep = Annotated[EventService, Depends(get_event_service)]
-EventFiltersDep = Annotated[EventFilters, Query()]
+EventFiltersDep = Annotated[EventFilters, Depends(EventFilters.from_query)]
 
 
 @router.get("", responses=problem_responses(401, 404, 422))
@@ -28,7 +27,7 @@ async def list_events(
     page: PageRequestDep,
     request: Request,
     service: EventServiceDep,
-) -> Page[EventRead]:
+) -> EventPage:
     """The catalogue, filtered and ordered; `next`/`previous` keep every filter."""
     return await service.list_events(filters, page, request)
 

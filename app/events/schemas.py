@@ -5,6 +5,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from app.core.pagination import Page
+from app.core.query import QueryModel
+
 
 class EventStatus(StrEnum):
     OPEN = "open"
@@ -49,6 +52,9 @@ class EventRead(BaseModel):
     seats_left: int | None
 
 
+EventPage = Page[EventRead]
+
+
 def _datetime_when_time_given(value: object) -> object:
     """Keeps `2026-04-06T00:00:00` a datetime (pydantic would read it as a bare date)."""
     if isinstance(value, str) and len(value) > 10:
@@ -68,7 +74,7 @@ def _start_of(bound: date | datetime) -> datetime:
     return datetime.combine(bound, time.min, tzinfo=UTC)
 
 
-class EventFilters(BaseModel):
+class EventFilters(QueryModel):
     """The list's query parameters. A bare date bound covers that whole UTC day; a datetime
     without an offset is read as UTC."""
 

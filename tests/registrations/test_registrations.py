@@ -288,7 +288,6 @@ async def test_cleanup_deletes_a_past_event_with_its_registrations(api, relay_ap
             .where(Event.id == event.id)
         )
         await session.commit()
-    async with sessions() as session:
-        assert await EventService(session).delete_ended(retention_days=7) == 1
+    assert await EventService(relay_app.state.engine).delete_ended(retention_days=7) == 1
     response = await api.get(f"/api/registrations/{registration['id']}", headers=headers)
     assert response.status_code == 404
