@@ -7,7 +7,7 @@ unfixed CVE. Every decode here pins HS256.
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 import jwt
@@ -80,8 +80,8 @@ class TokenCodec:
                 subject=str(payload["sub"]),
                 type=TokenType(payload["type"]),
                 jti=str(payload["jti"]),
-                issued_at=datetime.fromtimestamp(payload["iat"], tz=utcnow().tzinfo),
-                expires_at=datetime.fromtimestamp(payload["exp"], tz=utcnow().tzinfo),
+                issued_at=datetime.fromtimestamp(payload["iat"], tz=UTC),
+                expires_at=datetime.fromtimestamp(payload["exp"], tz=UTC),
             )
         except (TypeError, ValueError, OverflowError) as error:
             raise InvalidTokenError("malformed claims") from error
