@@ -22,7 +22,8 @@ class OutboxMessage(Base):
     `id`, so a message delivered twice (at-least-once) is still one notification. A relay
     claims a message by setting `lease_holder` and `leased_until`; until the lease runs out no
     other relay touches it. `payload` carries the visitor's email and the message text (with
-    the confirmation code): it is never logged nor shown in the admin site.
+    the confirmation code): it is never logged nor shown in the admin site, and it is emptied
+    once the message is delivered.
     """
 
     __tablename__ = "outbox_messages"

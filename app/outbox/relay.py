@@ -37,6 +37,7 @@ from app.outbox.service import OutboxService
 logger = logging.getLogger(__name__)
 
 DELIVERED = frozenset({201, 409})
+DELIVERED_PAYLOAD: dict[str, object] = {}  # what a sent message keeps of its payload
 MAX_RETRY_DELAY_SECONDS = 600.0
 LEASE_MARGIN_SECONDS = 1.0
 
@@ -202,6 +203,8 @@ class OutboxRelay:
                 sent,
                 self.holder,
                 status=OutboxStatus.SENT,
+                # Delivered: the visitor's email and the code are no longer ours to keep.
+                payload=DELIVERED_PAYLOAD,
                 sent_at=now,
                 last_error=None,
                 attempts=OutboxMessage.attempts + 1,

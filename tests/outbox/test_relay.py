@@ -21,20 +21,9 @@ from tests.support.notifications import (
     new_ids,
     relay_settings,
     seed_messages,
+    status_of,
 )
 from tests.support.processes import PROJECT_ROOT, run_cli, service_environment
-
-
-async def status_of(app, message_id: str) -> tuple[str, int]:
-    async with app.state.session_factory() as session:
-        row = (
-            await session.execute(
-                select(OutboxMessage.status, OutboxMessage.attempts).where(
-                    OutboxMessage.id == uuid.UUID(message_id)
-                )
-            )
-        ).one()
-    return row.status, row.attempts
 
 
 async def sent(app, message_id: str) -> bool:
@@ -136,3 +125,21 @@ async def test_a_message_written_by_this_process_wakes_the_relay_at_once(
         await eventually(lambda: notifications.delivered_ids, timeout=30)
 
     assert response.status_code == 201
+
+
+async def test_a_delivered_message_keeps_neither_the_email_nor_the_code(
+    api, relay_app, notifications
+):
+    [message_id] = ids = new_ids(1)
+    await seed_messages(relay_app.state.session_factory, ids)
+
+    await eventually(lambda: sent(relay_app, message_id))
+
+    [delivered] = notifications.received
+    assert delivered.body["email"] == "v0@example.com"
+    assert delivered.body["message"] == "Сообщение 0"
+    async with relay_app.state.session_factory() as session:
+        kept = await session.scalar(
+            select(OutboxMessage.payload).where(OutboxMessage.id == uuid.UUID(message_id))
+        )
+    assert kept == {}

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.outbox.models import OutboxMessage
@@ -92,3 +92,15 @@ async def seed_messages(session_factory: async_sessionmaker[AsyncSession], ids: 
         for start in range(0, len(rows), 500):
             await session.execute(insert(OutboxMessage), rows[start : start + 500])
         await session.commit()
+
+
+async def status_of(app, message_id: str) -> tuple[str, int]:
+    async with app.state.session_factory() as session:
+        row = (
+            await session.execute(
+                select(OutboxMessage.status, OutboxMessage.attempts).where(
+                    OutboxMessage.id == uuid.UUID(message_id)
+                )
+            )
+        ).one()
+    return row.status, row.attempts
