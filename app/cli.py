@@ -7,31 +7,22 @@ import getpass
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import date
 
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app.auth.dependencies import auth_service
 from app.auth.schemas import RegisterRequest
-from app.auth.service import AuthService
-from app.core.background import BackgroundLoops
+from app.container import open_container
 from app.core.config import ConfigurationError, Settings, load_settings
-from app.core.database import create_engine, create_session_factory
 from app.core.errors import AppError
 from app.core.logging import configure_logging
-from app.core.metrics import Metrics
 from app.core.migrations import upgrade_to_head
-from app.core.passwords import PasswordHasher
-from app.core.security import TokenCodec
-from app.events.service import EventService
-from app.outbox.relay import OutboxRelay, create_notifications_http_client
+from app.events.service import Catalogue
+from app.jobs import Job, start_jobs
 from app.outbox.service import OutboxService
-from app.stream.consumer import create_stream_consumer
-from app.stream.service import StreamService
-from app.sync.provider import create_provider_client, create_provider_http_client
-from app.sync.service import SyncMode, SyncService, summary
+from app.sync.service import SyncMode, summary
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
 
@@ -99,31 +90,12 @@ def createsuperuser(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(_create_staff_user(settings, data))
 
 
-@asynccontextmanager
-async def _engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings.database_url)
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-
-
-@asynccontextmanager
-async def _sessions(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    async with _engine(settings) as engine:
-        yield create_session_factory(engine)
-
-
 async def _create_staff_user(settings: Settings, data: RegisterRequest) -> int:
     try:
-        async with _sessions(settings) as sessions, sessions() as session:
-            service = AuthService(
-                session,
-                settings,
-                TokenCodec(settings.secret_key, settings.jwt_issuer),
-                PasswordHasher(),
+        async with open_container(settings) as container, container.database.transaction() as work:
+            user = await auth_service(container, work).create_staff_user(
+                data.username, data.email, data.password
             )
-            user = await service.create_staff_user(data.username, data.email, data.password)
     except AppError as error:
         return _fail(error.detail)
     print(f"staff user {user.username} created")
@@ -138,8 +110,8 @@ def sync_events(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _sync_events(settings: Settings, mode: SyncMode, on_date: date | None) -> int:
-    async with _sessions(settings) as sessions, create_provider_http_client() as http:
-        run = await SyncService(sessions, create_provider_client(http, settings)).run(mode, on_date)
+    async with open_container(settings) as container:
+        run = await container.sync.run(mode, on_date)
     if run is None:
         print("sync skipped: another run holds the lease")
         return 0
@@ -153,14 +125,10 @@ def cleanup_events(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _cleanup_events(settings: Settings, days: int) -> int:
-    async with _engine(settings) as engine:
-        deleted = await EventService(engine).delete_ended(days)
+    async with open_container(settings) as container, container.database.transaction() as work:
+        deleted = await Catalogue(work).delete_ended(days)
     print(f"deleted {deleted} events that ended more than {days} days ago")
     return 0
-
-
-def worker(_args: argparse.Namespace, settings: Settings) -> int:
-    return asyncio.run(_worker(settings))
 
 
 def _stop_on_signals() -> asyncio.Event:
@@ -172,40 +140,26 @@ def _stop_on_signals() -> asyncio.Event:
     return stopping
 
 
-async def _worker(settings: Settings) -> int:
-    """The outbox relay alone, until SIGINT or SIGTERM; sends in flight then finish (within
-    the notification timeout) and unsent claims are released."""
+async def _run_job_until_stopped(settings: Settings, job: Job) -> int:
+    """One background job alone, until SIGINT or SIGTERM; on the way out its work in flight
+    finishes (relay sends, stream messages) and what it claimed is handed back."""
     stopping = _stop_on_signals()
-    async with (
-        _sessions(settings) as sessions,
-        create_notifications_http_client(settings) as http,
-    ):
-        relay = OutboxRelay(sessions, http, settings, Metrics(), asyncio.Event())
-        loops = BackgroundLoops()
-        loops.run("outbox-relay", relay.run)
+    async with open_container(settings) as container:
+        start_jobs(container, [job])
         await stopping.wait()
-        await loops.stop(settings.notifications_timeout_seconds + 5)
     return 0
+
+
+def worker(_args: argparse.Namespace, settings: Settings) -> int:
+    """The outbox relay alone."""
+    return asyncio.run(_run_job_until_stopped(settings, Job.OUTBOX_RELAY))
 
 
 def consume(_args: argparse.Namespace, settings: Settings) -> int:
+    """The consumer of the provider's change stream alone."""
     if not settings.broker_url:
         return _fail("BROKER_URL is not set: there is no stream to consume")
-    return asyncio.run(_consume(settings))
-
-
-async def _consume(settings: Settings) -> int:
-    """The stream consumer alone, until SIGINT or SIGTERM; messages in flight finish first
-    (unacknowledged ones come again to the next consumer)."""
-    stopping = _stop_on_signals()
-    async with _sessions(settings) as sessions:
-        consumer = create_stream_consumer(settings, StreamService(sessions, Metrics()))
-        assert consumer is not None
-        loops = BackgroundLoops()
-        loops.run("stream-consumer", consumer.run)
-        await stopping.wait()
-        await loops.stop(GRACEFUL_SHUTDOWN_SECONDS)
-    return 0
+    return asyncio.run(_run_job_until_stopped(settings, Job.STREAM_CONSUMER))
 
 
 def outbox_requeue(args: argparse.Namespace, settings: Settings) -> int:
@@ -213,8 +167,8 @@ def outbox_requeue(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _outbox_requeue(settings: Settings, ids: list[uuid.UUID] | None) -> int:
-    async with _sessions(settings) as sessions, sessions() as session:
-        count = await OutboxService(session).requeue_dead(ids)
+    async with open_container(settings) as container, container.database.transaction() as work:
+        count = await OutboxService(work).requeue_dead(ids)
     print(f"requeued {count} dead outbox messages")
     return 0
 

@@ -3,8 +3,9 @@
 from app.auth.models import RefreshToken, User
 from app.core.database import Base
 from app.events.models import Event, Venue
+from app.idempotency.models import IdempotencyKey
 from app.outbox.models import OutboxMessage
-from app.registrations.models import IdempotencyKey, Registration
+from app.registrations.models import Registration
 from app.stream.models import ParkedStreamMessage
 from app.sync.models import Lease, SyncRun
 

@@ -1,6 +1,14 @@
-"""Every database test runs on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set."""
+"""Every database test runs on SQLite, and on PostgreSQL too when TEST_DATABASE_URL is set.
 
-from collections.abc import AsyncIterator
+Two ways to isolate a test:
+- `client` and `db` share one connection whose transaction is rolled back when the test ends:
+  each request's unit of work commits into a savepoint of it. Cheap, but one request at a time
+  and no background work (a relay, a sync run) sees the data.
+- `client_of(app)` empties every table first: for tests with real concurrency, other processes,
+  or background work that must see what the requests committed.
+"""
+
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -10,6 +18,8 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from app.core.config import Settings, load_settings
+from app.core.database import Database
+from app.dependencies import container_of, get_database
 from app.main import create_app
 from tests.support.database import empty_tables, postgres_url, prepare_database
 
@@ -56,13 +66,40 @@ async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
         yield application
 
 
+def database_of(app: FastAPI) -> Database:
+    return container_of(app).database
+
+
+def http_client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
 @asynccontextmanager
 async def client_of(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A client of `app` over empty tables."""
-    await empty_tables(app.state.engine)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    await empty_tables(database_of(app).engine)
+    async with http_client(app) as http:
         yield http
+
+
+@asynccontextmanager
+async def rolled_back(app: FastAPI) -> AsyncIterator[Database]:
+    """The app's requests, and the test's own writes through the Database yielded, all in one
+    transaction that is rolled back at the end (FastAPI's dependency_overrides route the
+    requests' units of work into it)."""
+    async with database_of(app).engine.connect() as connection:
+        transaction = await connection.begin()
+        database = Database.joined_to(connection)
+
+        async def joined() -> Database:
+            return database
+
+        app.dependency_overrides[get_database] = joined
+        try:
+            yield database
+        finally:
+            del app.dependency_overrides[get_database]
+            await transaction.rollback()
 
 
 @pytest.fixture(scope="session")
@@ -71,9 +108,31 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
         yield application
 
 
+# Databases that a test may have left rows in (it committed): the next rolled-back test first
+# empties them, so that it starts from empty tables too.
+_dirty: set[str] = set()
+
+
+@pytest.fixture(autouse=True)
+def _note_committed_rows(request: pytest.FixtureRequest) -> Iterator[None]:
+    yield
+    if "db" not in request.fixturenames and "database_url" in request.fixturenames:
+        _dirty.add(request.getfixturevalue("database_url"))
+
+
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with client_of(app) as http:
+async def db(app: FastAPI, database_url: str) -> AsyncIterator[Database]:
+    """The test's database: what `client` sees, rolled back when the test ends."""
+    if database_url in _dirty:
+        await empty_tables(database_of(app).engine)
+        _dirty.discard(database_url)
+    async with rolled_back(app) as database:
+        yield database
+
+
+@pytest.fixture
+async def client(app: FastAPI, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    async with http_client(app) as http:
         yield http
 
 

@@ -5,13 +5,12 @@ import hmac
 import uuid
 
 from sqladmin.authentication import AuthenticationBackend
-from starlette.datastructures import State
 from starlette.requests import Request
 
-from app.auth.repository import UserRepository
-from app.auth.service import AuthService
+from app.auth.dependencies import auth_service
+from app.auth.errors import InvalidCredentialsError
 from app.core.config import Environment, Settings
-from app.core.errors import UnauthorizedError
+from app.dependencies import container_of
 
 SESSION_KEY = "staff_user_id"
 
@@ -22,7 +21,7 @@ def _cookie_secret(settings: Settings) -> str:
 
 
 class StaffAuthentication(AuthenticationBackend):
-    def __init__(self, settings: Settings, state: State) -> None:
+    def __init__(self, settings: Settings) -> None:
         super().__init__(
             secret_key=_cookie_secret(settings),
             session_cookie="events_face_admin",
@@ -30,18 +29,15 @@ class StaffAuthentication(AuthenticationBackend):
             https_only=settings.environment is Environment.PRODUCTION,
             max_age=8 * 3600,
         )
-        self._state = state
 
     async def login(self, request: Request) -> bool:
         form = await request.form()
         username, password = str(form.get("username", "")), str(form.get("password", ""))
-        async with self._state.session_factory() as session:
-            service = AuthService(
-                session, self._state.settings, self._state.token_codec, self._state.password_hasher
-            )
+        container = container_of(request.app)
+        async with container.database.transaction() as work:
             try:
-                user = await service.authenticate(username, password)
-            except UnauthorizedError:
+                user = await auth_service(container, work).authenticate(username, password)
+            except InvalidCredentialsError:
                 return False
         if not user.is_staff:
             return False
@@ -56,6 +52,7 @@ class StaffAuthentication(AuthenticationBackend):
         user_id = request.session.get(SESSION_KEY)
         if not user_id:
             return False
-        async with self._state.session_factory() as session:
-            user = await UserRepository(session).get(uuid.UUID(user_id))
-        return user is not None and user.is_active and user.is_staff
+        container = container_of(request.app)
+        async with container.database.transaction() as work:
+            user = await auth_service(container, work).get_active_user(uuid.UUID(user_id))
+        return user is not None and user.is_staff

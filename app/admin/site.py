@@ -6,19 +6,28 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.admin.auth import StaffAuthentication
 from app.admin.views import VIEWS
+from app.container import Container
+from app.core.config import Settings
 
 
-def mount_admin(app: FastAPI) -> async_sessionmaker[AsyncSession]:
-    """Mounts the site; returns its session maker, to be bound to the engine in the lifespan
-    (sqladmin wants one at mount time, and the engine only exists once the app starts)."""
-    session_maker = async_sessionmaker(class_=AsyncSession, expire_on_commit=False)
+def mount_admin(app: FastAPI, settings: Settings) -> Admin:
+    """Mounts the site; `bind_admin` completes it once the app has started."""
     admin = Admin(
         app,
-        session_maker=session_maker,
+        # sqladmin wants a session maker now; it is bound to the engine in bind_admin.
+        session_maker=async_sessionmaker(class_=AsyncSession, expire_on_commit=False),
         base_url="/admin",
         title="events-face admin",
-        authentication_backend=StaffAuthentication(app.state.settings, app.state),
+        authentication_backend=StaffAuthentication(settings),
     )
     for view in VIEWS:
         admin.add_view(view)
-    return session_maker
+    return admin
+
+
+def bind_admin(admin: Admin, container: Container) -> None:
+    """What only exists once the app starts: the engine for the views' own sessions, and the
+    container for the login and the actions (which run in units of work of ours). The site is a
+    Starlette app of its own, so its requests find the container on its state."""
+    admin.session_maker.configure(bind=container.database.engine)
+    admin.admin.state.container = container

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
 from app.auth.models import User
+from app.dependencies import container_of
 from app.events.models import Event, Venue
 from app.outbox.models import OutboxMessage
 from app.outbox.service import OutboxService
@@ -114,8 +115,8 @@ class OutboxMessageAdmin(ModelView, model=OutboxMessage):
     async def requeue(self, request: Request) -> RedirectResponse:
         pks = request.query_params.get("pks", "")
         ids = [uuid.UUID(pk) for pk in pks.split(",") if pk]
-        async with self.session_maker() as session:
-            await OutboxService(session).requeue_dead(ids)
+        async with container_of(request.app).database.transaction() as work:
+            await OutboxService(work).requeue_dead(ids)
         return RedirectResponse(request.url_for("admin:list", identity=self.identity), 302)
 
 

@@ -5,21 +5,24 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
+from app.auth.errors import InvalidAccessTokenError, NotAuthenticatedError, StaffOnlyError
 from app.auth.models import User
-from app.auth.repository import UserRepository
 from app.auth.service import AuthService
-from app.core.dependencies import PasswordHasherDep, SessionDep, SettingsDep, TokenCodecDep
-from app.core.errors import ForbiddenError, UnauthorizedError
-from app.core.ratelimit import RateLimiter, client_ip, parse_trusted_proxies
-from app.core.security import InvalidTokenError, TokenCodec, TokenType
+from app.container import Container
+from app.core.database import UnitOfWork
+from app.core.ratelimit import RateLimiter, client_ip
+from app.core.security import InvalidTokenError, TokenType
+from app.dependencies import UnitOfWorkDep, container_of
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
 
 
-async def get_auth_service(
-    session: SessionDep, settings: SettingsDep, codec: TokenCodecDep, hasher: PasswordHasherDep
-) -> AuthService:
-    return AuthService(session, settings, codec, hasher)
+def auth_service(container: Container, work: UnitOfWork) -> AuthService:
+    return AuthService(work, container.settings, container.token_codec, container.password_hasher)
+
+
+async def get_auth_service(request: Request, work: UnitOfWorkDep) -> AuthService:
+    return auth_service(container_of(request.app), work)
 
 
 async def get_current_user_id(
@@ -27,25 +30,24 @@ async def get_current_user_id(
 ) -> uuid.UUID:
     """The user named by a valid access token; no database call (tokens live 15 minutes)."""
     if not token:
-        raise UnauthorizedError("Not authenticated")
-    codec: TokenCodec = request.app.state.token_codec  # every authenticated request: no Depends
+        raise NotAuthenticatedError()
     try:
-        claims = codec.decode(token, TokenType.ACCESS)
+        claims = container_of(request.app).token_codec.decode(token, TokenType.ACCESS)
         return uuid.UUID(claims.subject)
     except (InvalidTokenError, ValueError):
-        raise UnauthorizedError() from None
+        raise InvalidAccessTokenError() from None
 
 
 CurrentUserId = Annotated[uuid.UUID, Depends(get_current_user_id)]
+# What a route that needs an access token may answer besides its own errors.
+AUTHENTICATION_ERRORS = (NotAuthenticatedError, InvalidAccessTokenError)
+AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]
 
 
-async def get_current_user(user_id: CurrentUserId, session: SessionDep) -> User:
-    user = await UserRepository(session).get(user_id)
-    # End the read transaction now: on SQLite every transaction holds the write lock, and
-    # the route may go on to work in another session (a sync run, say).
-    await session.commit()
-    if user is None or not user.is_active:
-        raise UnauthorizedError()
+async def get_current_user(user_id: CurrentUserId, service: AuthServiceDep) -> User:
+    user = await service.get_active_user(user_id)
+    if user is None:
+        raise InvalidAccessTokenError()
     return user
 
 
@@ -54,7 +56,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 async def get_staff_user(user: CurrentUser) -> User:
     if not user.is_staff:
-        raise ForbiddenError("Staff only.")
+        raise StaffOnlyError()
     return user
 
 
@@ -76,10 +78,11 @@ class AuthRateLimit:
         await self._limiter.hit(self._scope, identities)
 
 
-def _auth_rate_limit(scope: str) -> Callable[[Request, SettingsDep], Awaitable[AuthRateLimit]]:
-    async def dependency(request: Request, settings: SettingsDep) -> AuthRateLimit:
-        client = client_ip(request, parse_trusted_proxies(settings.trusted_proxies))
-        return AuthRateLimit(request.app.state.rate_limiter, scope, client)
+def _auth_rate_limit(scope: str) -> Callable[[Request], Awaitable[AuthRateLimit]]:
+    async def dependency(request: Request) -> AuthRateLimit:
+        container = container_of(request.app)
+        client = client_ip(request, container.trusted_proxies)
+        return AuthRateLimit(container.rate_limiter, scope, client)
 
     return dependency
 
@@ -87,4 +90,3 @@ def _auth_rate_limit(scope: str) -> Callable[[Request, SettingsDep], Awaitable[A
 LoginRateLimit = Annotated[AuthRateLimit, Depends(_auth_rate_limit("login"))]
 RegisterRateLimit = Annotated[AuthRateLimit, Depends(_auth_rate_limit("register"))]
 RefreshRateLimit = Annotated[AuthRateLimit, Depends(_auth_rate_limit("refresh"))]
-AuthServiceDep = Annotated[AuthService, Depends(get_auth_service)]

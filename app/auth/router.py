@@ -4,11 +4,18 @@ from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth.dependencies import (
+    AUTHENTICATION_ERRORS,
     AuthServiceDep,
     CurrentUser,
     LoginRateLimit,
     RefreshRateLimit,
     RegisterRateLimit,
+)
+from app.auth.errors import (
+    InvalidCredentialsError,
+    InvalidRefreshTokenError,
+    RefreshTokenReusedError,
+    UsernameTakenError,
 )
 from app.auth.schemas import (
     LoginRequest,
@@ -19,15 +26,18 @@ from app.auth.schemas import (
     TokenPair,
     UserRead,
 )
-from app.core.errors import problem_responses
+from app.core.errors import RateLimitedError, RequestInvalidError, problem_responses
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+LOGIN_ERRORS = problem_responses(InvalidCredentialsError, RequestInvalidError, RateLimitedError)
+REFRESH_ERRORS = (InvalidRefreshTokenError, RefreshTokenReusedError)
 
 
 @router.post(
     "/register",
     status_code=status.HTTP_201_CREATED,
-    responses=problem_responses(409, 422, 429),
+    responses=problem_responses(UsernameTakenError, RequestInvalidError, RateLimitedError),
 )
 async def register(
     data: RegisterRequest, service: AuthServiceDep, rate_limit: RegisterRateLimit
@@ -37,7 +47,7 @@ async def register(
     return RegisterResponse(user=UserRead.model_validate(user), **tokens.model_dump())
 
 
-@router.post("/login", responses=problem_responses(401, 422, 429))
+@router.post("/login", responses=LOGIN_ERRORS)
 async def login(
     data: LoginRequest, service: AuthServiceDep, rate_limit: LoginRateLimit
 ) -> TokenPair:
@@ -45,7 +55,7 @@ async def login(
     return await service.login(data.username, data.password)
 
 
-@router.post("/token", responses=problem_responses(401, 422, 429))
+@router.post("/token", responses=LOGIN_ERRORS)
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     service: AuthServiceDep,
@@ -56,7 +66,10 @@ async def token(
     return await service.login(form.username, form.password)
 
 
-@router.post("/token/refresh", responses=problem_responses(401, 422, 429))
+@router.post(
+    "/token/refresh",
+    responses=problem_responses(*REFRESH_ERRORS, RequestInvalidError, RateLimitedError),
+)
 async def refresh(
     data: RefreshRequest, service: AuthServiceDep, rate_limit: RefreshRateLimit
 ) -> TokenPair:
@@ -64,7 +77,10 @@ async def refresh(
     return await service.refresh(data.refresh_token)
 
 
-@router.post("/logout", responses=problem_responses(401, 422))
+@router.post(
+    "/logout",
+    responses=problem_responses(*AUTHENTICATION_ERRORS, *REFRESH_ERRORS, RequestInvalidError),
+)
 async def logout(
     data: RefreshRequest, user: CurrentUser, service: AuthServiceDep
 ) -> MessageResponse:
@@ -72,6 +88,6 @@ async def logout(
     return MessageResponse(message="Successfully logged out")
 
 
-@router.get("/me", responses=problem_responses(401))
+@router.get("/me", responses=problem_responses(*AUTHENTICATION_ERRORS))
 async def me(user: CurrentUser) -> UserRead:
     return UserRead.model_validate(user)

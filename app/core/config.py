@@ -167,5 +167,6 @@ def load_settings(**overrides: object) -> Settings:
 
 
 @lru_cache
-def get_settings() -> Settings:
+def settings_from_environment() -> Settings:
+    """The process's settings, read once (Alembic's env.py and `app.main:app` use them)."""
     return load_settings()

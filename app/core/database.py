@@ -1,4 +1,4 @@
-"""Engine, sessions and the declarative base shared by every domain's models.
+"""The engine, the unit of work, and the declarative base shared by every domain's models.
 
 The same models and migrations serve SQLite (aiosqlite) and PostgreSQL (asyncpg); the few
 places where the dialects differ are handled here.
@@ -6,21 +6,24 @@ places where the dialects differ are handled here.
 
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Uuid, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
     AsyncSession,
+    AsyncSessionTransaction,
     async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -64,6 +67,13 @@ class Base(DeclarativeBase):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def insert_or_update(session: AsyncSession, model: type[Any]) -> Insert:
+    """`INSERT` that knows `ON CONFLICT` (both dialects spell it the same way)."""
+    if session.bind.dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -139,18 +149,99 @@ def create_engine(
     return engine
 
 
-@asynccontextmanager
-async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A connection for reads, handed back to the pool when the block ends.
-
-    On PostgreSQL it runs in autocommit, without BEGIN and ROLLBACK (two round trips): under
-    READ COMMITTED each statement sees its own snapshot either way. SQLite keeps its
-    transaction."""
-    async with engine.connect() as connection:
-        if engine.dialect.name == "postgresql":
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield connection
+class RecordedFailure(Exception):
+    """Mixed into an error whose unit of work commits before the error propagates: the failed
+    attempt is itself the record (a wrong code counts toward the lock; a reused refresh token
+    revokes its family). Every other error rolls the unit of work back."""
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+AfterCommit = Callable[[], object]
+
+
+class UnitOfWork:
+    """One transaction: the session every repository of a request (or of one loop iteration)
+    works in, and the effects that must happen only once it has committed (waking the outbox
+    relay). Nobody but `Database.transaction` commits it."""
+
+    __slots__ = ("_after_commit", "session")
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._after_commit: dict[AfterCommit, None] = {}
+
+    def after_commit(self, effect: AfterCommit) -> None:
+        """Runs `effect` once the transaction has committed (once, however often it is
+        registered); never after a rollback."""
+        self._after_commit[effect] = None
+
+    def savepoint(self) -> AsyncSessionTransaction:
+        """A nested transaction: an error inside it undoes only its own writes, and the unit
+        of work goes on (`async with uow.savepoint(): …`)."""
+        return self.session.begin_nested()
+
+    def _committed(self) -> None:
+        effects, self._after_commit = self._after_commit, {}
+        for effect in effects:
+            effect()
+
+
+class Database:
+    """The one entry point to the database: `transaction()` for a unit of work, `reading()`
+    for reads that are better served by a plain connection handed back at once."""
+
+    def __init__(self, engine: AsyncEngine, *, bind: AsyncEngine | AsyncConnection | None = None):
+        self.engine = engine
+        self._bind = bind if bind is not None else engine
+        self._sessions = async_sessionmaker(
+            self._bind,
+            expire_on_commit=False,
+            autoflush=False,
+            # Joined to an outer transaction (a test's), a commit releases a savepoint instead.
+            join_transaction_mode="create_savepoint",
+        )
+
+    @classmethod
+    def joined_to(cls, connection: AsyncConnection) -> "Database":
+        """Every unit of work and read runs on `connection`, inside its transaction: what a
+        test that rolls everything back at its end needs (one request at a time)."""
+        return cls(connection.engine, bind=connection)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[UnitOfWork]:
+        """Commits when the block ends, rolls back when it raises (a RecordedFailure commits,
+        then propagates), and runs the after-commit effects once committed."""
+        async with self._sessions() as session:
+            work = UnitOfWork(session)
+            try:
+                yield work
+            except BaseException as error:
+                if not isinstance(error, RecordedFailure):
+                    await session.rollback()
+                    raise
+                await session.commit()
+                work._committed()
+                raise
+            await session.commit()
+        work._committed()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads, handed back to the pool when the block ends.
+
+        On PostgreSQL it runs in autocommit, without BEGIN and ROLLBACK (two round trips): under
+        READ COMMITTED each statement sees its own snapshot either way. SQLite keeps its
+        transaction."""
+        if isinstance(self._bind, AsyncConnection):
+            yield self._bind
+            return
+        async with self.engine.connect() as connection:
+            if self.dialect == "postgresql":
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

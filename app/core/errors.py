@@ -1,8 +1,15 @@
-"""RFC 9457 problem details for every error the service answers with."""
+"""RFC 9457 problem details for every error the service answers with.
+
+Each case a client may want to tell apart is its own `AppError` subclass with its own problem
+`type` (`/problems/<slug>`, documented at that address and in the OpenAPI document), raised by
+services and rendered here. Errors with no meaning beyond their status (an unknown route, a
+wrong method) keep `about:blank`, as RFC 9457 asks.
+"""
 
 import logging
+from collections.abc import Iterable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +22,7 @@ from app.core.middleware import current_request_id
 logger = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPES_PATH = "/problems"
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
@@ -35,67 +43,116 @@ class Problem(BaseModel):
 
 
 class AppError(Exception):
-    """An error with a meaning for the API consumer; raised by services, rendered here."""
+    """An error with a meaning for the API consumer. A concrete case names its `slug` (its
+    problem type is `/problems/<slug>`), its `status`, and the `detail` it says by default."""
 
-    status_code: int = HTTPStatus.BAD_REQUEST
+    status: ClassVar[int] = HTTPStatus.BAD_REQUEST
+    slug: ClassVar[str] = ""
+    detail_text: ClassVar[str] = ""
+    headers: dict[str, str]
 
-    def __init__(
-        self,
-        detail: str,
-        *,
-        status_code: int | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        if status_code is not None:
-            self.status_code = status_code
+    registry: ClassVar[dict[str, type["AppError"]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.slug:
+            if cls.slug in AppError.registry:
+                raise TypeError(f"problem type {cls.slug!r} is defined twice")
+            AppError.registry[cls.slug] = cls
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None):
+        self.detail = detail or self.detail_text
+        super().__init__(self.detail)
         self.headers = headers or {}
 
+    @classmethod
+    def type_uri(cls) -> str:
+        return f"{PROBLEM_TYPES_PATH}/{cls.slug}" if cls.slug else "about:blank"
 
-class NotFoundError(AppError):
-    status_code = HTTPStatus.NOT_FOUND
+    @classmethod
+    def title(cls) -> str:
+        return HTTPStatus(cls.status).phrase
 
-
-class ConflictError(AppError):
-    status_code = HTTPStatus.CONFLICT
-
-
-class UnprocessableError(AppError):
-    status_code = HTTPStatus.UNPROCESSABLE_ENTITY
-
-
-class TooManyRequestsError(AppError):
-    status_code = HTTPStatus.TOO_MANY_REQUESTS
+    @classmethod
+    def describe(cls) -> str:
+        """What the problem means, for its documentation page and the OpenAPI document."""
+        return (cls.__doc__ or cls.detail_text).strip()
 
 
-class ForbiddenError(AppError):
-    status_code = HTTPStatus.FORBIDDEN
+class BadRequestError(AppError):
+    status = HTTPStatus.BAD_REQUEST
 
 
 class UnauthorizedError(AppError):
-    status_code = HTTPStatus.UNAUTHORIZED
+    status = HTTPStatus.UNAUTHORIZED
 
-    def __init__(self, detail: str = "Could not validate credentials") -> None:
+    def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail, headers=BEARER_CHALLENGE)
 
 
+class ForbiddenError(AppError):
+    status = HTTPStatus.FORBIDDEN
+
+
+class NotFoundError(AppError):
+    status = HTTPStatus.NOT_FOUND
+
+
+class ConflictError(AppError):
+    status = HTTPStatus.CONFLICT
+
+
+class UnprocessableError(AppError):
+    status = HTTPStatus.UNPROCESSABLE_ENTITY
+
+
+class TooManyRequestsError(AppError):
+    status = HTTPStatus.TOO_MANY_REQUESTS
+
+    def __init__(self, detail: str | None = None, *, retry_after: int | None = None) -> None:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        super().__init__(detail, headers=headers)
+
+
+class RateLimitedError(TooManyRequestsError):
+    """Too many attempts from this client or for this username; `Retry-After` says when to
+    try again."""
+
+    slug = "rate-limited"
+    detail_text = "Too many attempts; try again later."
+
+
+class RequestInvalidError(UnprocessableError):
+    """A parameter or the body is malformed; `errors` names each field (`loc`) and why."""
+
+    slug = "validation-error"
+    detail_text = "The request is not valid."
+
+
+class PageNotFoundError(NotFoundError):
+    """The page asked for is past the last one (page 1 always exists)."""
+
+    slug = "page-not-found"
+    detail_text = "Invalid page."
+
+
 def problem_response(
-    status_code: int,
+    status: int,
     detail: str | None = None,
     *,
+    type_uri: str = "about:blank",
     headers: dict[str, str] | None = None,
     errors: list[dict[str, Any]] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": HTTPStatus(status_code).phrase,
-        "status": status_code,
+        "type": type_uri,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
         "detail": detail,
     }
     if errors is not None:
         body["errors"] = errors
-    return JSONResponse(body, status_code=status_code, headers=headers, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
 def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
@@ -108,7 +165,9 @@ def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _app_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, AppError)
-    return problem_response(error.status_code, error.detail, headers=error.headers)
+    return problem_response(
+        error.status, error.detail, type_uri=error.type_uri(), headers=error.headers
+    )
 
 
 async def _http_error(_request: Request, error: Exception) -> JSONResponse:
@@ -123,8 +182,9 @@ async def _http_error(_request: Request, error: Exception) -> JSONResponse:
 async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     return problem_response(
-        HTTPStatus.UNPROCESSABLE_ENTITY,
-        "The request is not valid.",
+        RequestInvalidError.status,
+        RequestInvalidError.detail_text,
+        type_uri=RequestInvalidError.type_uri(),
         errors=_field_errors(error),
     )
 
@@ -153,7 +213,40 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, _unhandled_error)
 
 
-def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses a route can answer with (app.core.openapi
-    gives them their problem+json schema)."""
-    return {status: {"description": HTTPStatus(status).phrase} for status in statuses}
+Answer = type[AppError] | int
+
+
+def problem_responses(*answers: Answer) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the errors a route answers with: error classes (each documented
+    under its status with its problem type) or bare statuses (422, 401, …). app.core.openapi
+    gives them their problem+json schema."""
+    by_status: dict[int, list[type[AppError]]] = {}
+    for answer in answers:
+        if isinstance(answer, int):
+            by_status.setdefault(answer, [])
+        else:
+            by_status.setdefault(int(answer.status), []).append(answer)
+    return {status: _documented(status, errors) for status, errors in sorted(by_status.items())}
+
+
+def _documented(status: int, errors: Iterable[type[AppError]]) -> dict[str, Any]:
+    errors = list(dict.fromkeys(errors))
+    entry: dict[str, Any] = {"description": HTTPStatus(status).phrase}
+    if errors:
+        entry["description"] += ": " + "; ".join(
+            f"`{error.type_uri()}` {error.describe()}" for error in errors
+        )
+        examples = {
+            error.slug: {
+                "summary": error.detail_text,
+                "value": {
+                    "type": error.type_uri(),
+                    "title": error.title(),
+                    "status": status,
+                    "detail": error.detail_text,
+                },
+            }
+            for error in errors
+        }
+        entry["content"] = {PROBLEM_JSON: {"examples": examples}}
+    return entry

@@ -15,11 +15,18 @@ PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
-def _problem_response(status: int) -> dict[str, Any]:
-    return {
-        "description": HTTPStatus(status).phrase,
-        "content": {PROBLEM_JSON: {"schema": PROBLEM_REF}},
-    }
+def _problem_response(status: int, documented: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A problem+json response, keeping the description and the per-type examples that
+    app.core.errors.problem_responses wrote (FastAPI's own 422 description is replaced)."""
+    documented = documented or {}
+    description = documented.get("description")
+    if not description or description == "Validation Error":
+        description = HTTPStatus(status).phrase
+    content: dict[str, Any] = {"schema": PROBLEM_REF}
+    examples = documented.get("content", {}).get(PROBLEM_JSON, {}).get("examples")
+    if examples:
+        content["examples"] = examples
+    return {"description": description, "content": {PROBLEM_JSON: content}}
 
 
 def _document_operation(operation: dict[str, Any]) -> None:
@@ -28,10 +35,7 @@ def _document_operation(operation: dict[str, Any]) -> None:
         responses.setdefault("401", _problem_response(401))
     for status in list(responses):
         if status.isdigit() and int(status) >= 400:
-            description = responses[status].get("description")
-            responses[status] = _problem_response(int(status))
-            if description and description != "Validation Error":
-                responses[status]["description"] = description
+            responses[status] = _problem_response(int(status), responses[status])
 
 
 def _add_problem_schemas(document: dict[str, Any]) -> None:

@@ -1,15 +1,20 @@
 """Page-number pagination shared by every list: `{"count", "next", "previous", "results"}`.
 
-`next` and `previous` are absolute URLs built from the request's own URL, so they keep every
-filter the client sent. Page 1 always exists (empty or not); a page past the last is 404.
+A service answers a `PageRequest` with `Found` (the page's items and how many match in all);
+the router turns that into the page, whose `next` and `previous` are absolute URLs built from
+the request's own URL, so they keep every filter the client sent. Page 1 always exists (empty or
+not); a page past the last is 404.
 """
 
-from typing import Annotated, Generic, TypeVar
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from pydantic import BaseModel, Field
+from starlette.datastructures import URL
 
-from app.core.errors import NotFoundError
+from app.core.errors import PageNotFoundError
 from app.core.query import QueryModel
 
 MAX_PAGE_SIZE = 100
@@ -26,13 +31,16 @@ class PageRequest(QueryModel):
     def offset(self) -> int:
         return (self.page - 1) * self.page_size
 
-    def require_exists(self, count: int) -> None:
-        """Raises 404 for a page past the last (page 1 always exists)."""
-        if self.page > 1 and self.offset >= count:
-            raise NotFoundError("Invalid page.")
-
 
 PageRequestDep = Annotated[PageRequest, Depends(PageRequest.from_query)]
+
+
+@dataclass(frozen=True, slots=True)
+class Found(Generic[Item]):
+    """One page of a list, as a service finds it: its items and the count of all matches."""
+
+    items: Sequence[Item]
+    count: int
 
 
 class Page(BaseModel, Generic[Item]):
@@ -42,11 +50,19 @@ class Page(BaseModel, Generic[Item]):
     results: list[Item]
 
 
-def page_links(request: Request, page: PageRequest, count: int) -> tuple[str | None, str | None]:
-    """The absolute URLs of the next and previous pages, or None at either end."""
+def page_body(url: URL, page: PageRequest, found: Found[Any]) -> dict[str, Any]:
+    """The page's fields, to be validated as a `Page[...]` in one call; 404 past the last
+    page."""
+    if page.page > 1 and page.offset >= found.count:
+        raise PageNotFoundError()
     next_url = previous_url = None
-    if page.offset + page.page_size < count:
-        next_url = str(request.url.include_query_params(page=page.page + 1))
+    if page.offset + page.page_size < found.count:
+        next_url = str(url.include_query_params(page=page.page + 1))
     if page.page > 1:
-        previous_url = str(request.url.include_query_params(page=page.page - 1))
-    return next_url, previous_url
+        previous_url = str(url.include_query_params(page=page.page - 1))
+    return {
+        "count": found.count,
+        "next": next_url,
+        "previous": previous_url,
+        "results": found.items,
+    }

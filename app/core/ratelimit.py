@@ -14,7 +14,7 @@ from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
-from app.core.errors import TooManyRequestsError
+from app.core.errors import RateLimitedError
 
 logger = logging.getLogger(__name__)
 
@@ -39,10 +39,7 @@ class RateLimiter:
         """Counts one hit for each identity; raises 429 with Retry-After at the first over."""
         for kind, identity in identities:
             if not await self._limiter.hit(self._item, scope, kind, identity):
-                raise TooManyRequestsError(
-                    "Too many attempts; try again later.",
-                    headers={"Retry-After": str(await self._retry_after(scope, kind, identity))},
-                )
+                raise RateLimitedError(retry_after=await self._retry_after(scope, kind, identity))
 
     async def _retry_after(self, *identifiers: str) -> int:
         stats = await self._limiter.get_window_stats(self._item, *identifiers)

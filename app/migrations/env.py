@@ -12,7 +12,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from app.core.config import get_settings
+from app.core.config import settings_from_environment
 from app.core.database import UTCDateTime, create_engine
 from app.models import Base
 
@@ -24,7 +24,7 @@ target_metadata = Base.metadata
 
 def _database_url() -> str:
     # Set by app.core.migrations; a bare `alembic upgrade head` takes DATABASE_URL.
-    return config.get_main_option("sqlalchemy.url") or get_settings().database_url
+    return config.get_main_option("sqlalchemy.url") or settings_from_environment().database_url
 
 
 def _render_item(type_: str, obj: object, autogen_context: Any) -> str | bool:

@@ -1,15 +1,18 @@
 import asyncio
+import html
 import logging
 from http import HTTPStatus
 
-from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from app.core.errors import problem_response, problem_responses
-from app.core.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
+from app.core.errors import AppError, problem_response, problem_responses
+from app.core.metrics import PROMETHEUS_CONTENT_TYPE
 from app.core.migrations import is_at_head
+from app.dependencies import ContainerDep, DatabaseDep, UnitOfWorkDep
 from app.outbox.service import OutboxService
+from app.sync.service import last_finished_run
 
 logger = logging.getLogger(__name__)
 router = APIRouter(tags=["operations"])
@@ -27,11 +30,10 @@ async def live() -> HealthStatus:
 
 
 @router.get("/health/ready", response_model=HealthStatus, responses=problem_responses(503))
-async def ready(request: Request) -> HealthStatus | JSONResponse:
+async def ready(database: DatabaseDep) -> HealthStatus | JSONResponse:
     try:
-        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
-            async with request.app.state.engine.connect() as connection:
-                at_head = await is_at_head(connection)
+        async with asyncio.timeout(READINESS_TIMEOUT_SECONDS), database.reading() as connection:
+            at_head = await is_at_head(connection)
     except Exception as error:
         logger.warning("readiness: database unreachable (%s)", type(error).__name__)
         return problem_response(HTTPStatus.SERVICE_UNAVAILABLE, "The database does not answer.")
@@ -47,15 +49,29 @@ async def ready(request: Request) -> HealthStatus | JSONResponse:
     response_class=Response,
     responses={200: {"content": {PROMETHEUS_CONTENT_TYPE: {}}, "description": "Prometheus text"}},
 )
-async def metrics(request: Request) -> Response:
-    registry: Metrics = request.app.state.metrics
-    last_run = await request.app.state.sync_service.last_finished_run()
+async def metrics(container: ContainerDep, work: UnitOfWorkDep) -> Response:
+    registry = container.metrics
+    last_run = await last_finished_run(work)
+    await OutboxService(work).refresh_gauges(registry)
     registry.observe_last_sync(
         last_run.status == "success" if last_run else None,
         last_run.started_at if last_run else None,
     )
-    async with request.app.state.session_factory() as session:
-        await OutboxService(session).refresh_gauges(registry)
-    if request.app.state.stream_consumer is not None:
-        await request.app.state.stream_consumer.observe_lag(registry)
+    if container.stream_consumer is not None:
+        await container.stream_consumer.observe_lag(registry)
     return Response(registry.render(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+
+@router.get("/problems/{slug}", include_in_schema=False, response_class=HTMLResponse)
+async def problem_type(slug: str) -> HTMLResponse:
+    """What a problem `type` means: RFC 9457 asks that its URI lead to documentation."""
+    error = AppError.registry.get(slug)
+    if error is None:
+        return HTMLResponse("<h1>Unknown problem type</h1>", status_code=HTTPStatus.NOT_FOUND)
+    page = (
+        f"<!doctype html><title>{html.escape(slug)}</title>"
+        f"<h1>{html.escape(error.type_uri())}</h1>"
+        f"<p>HTTP {int(error.status)} {html.escape(error.title())}</p>"
+        f"<p>{html.escape(error.describe())}</p>"
+    )
+    return HTMLResponse(page)

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.config import Settings
-from app.core.database import utcnow
+from app.core.database import Database, utcnow
 from app.core.metrics import Metrics
 from app.core.resilience import (
     CircuitBreaker,
@@ -71,14 +70,14 @@ class Outcome:
 class OutboxRelay:
     def __init__(
         self,
-        session_factory: async_sessionmaker[AsyncSession],
+        database: Database,
         http: httpx.AsyncClient,
         settings: Settings,
         metrics: Metrics,
         wake: asyncio.Event,
         breaker: CircuitBreaker | None = None,
     ) -> None:
-        self.sessions = session_factory
+        self.database = database
         self.http = http
         self.settings = settings
         self.metrics = metrics
@@ -139,15 +138,16 @@ class OutboxRelay:
         return len(messages)
 
     async def refresh_gauges(self) -> None:
-        async with self.sessions() as session:
-            await OutboxService(session).refresh_gauges(self.metrics)
+        async with self.database.transaction() as work:
+            await OutboxService(work).refresh_gauges(self.metrics)
 
     async def _claim(self, limit: int) -> list[OutboxMessage]:
         now = utcnow()
         lease_end = now + timedelta(seconds=self.settings.outbox_lease_seconds)
-        async with self.sessions() as session:
-            messages = await OutboxRepository(session).claim(self.holder, now, lease_end, limit)
-            await session.commit()
+        async with self.database.transaction() as work:
+            messages = await OutboxRepository(work.session).claim(
+                self.holder, now, lease_end, limit
+            )
         for message in messages:
             message.leased_until = lease_end
         return list(messages)
@@ -195,8 +195,8 @@ class OutboxRelay:
         """Applies every outcome of a batch, each only where this relay still holds the
         lease; releases the messages that were not sent."""
         now = utcnow()
-        async with self.sessions() as session:
-            outbox = OutboxRepository(session)
+        async with self.database.transaction() as work:
+            outbox = OutboxRepository(work.session)
             sent = [message.id for message, outcome in results if outcome and outcome.delivered]
             unsent = [message.id for message, outcome in results if outcome is None]
             recorded = await outbox.finish_many(
@@ -222,7 +222,6 @@ class OutboxRelay:
                 for message, outcome in results
                 if outcome and not outcome.delivered
             ]
-            await session.commit()
         if recorded < len(sent):
             logger.warning(
                 "outbox: %d leases were lost before their sends were recorded", len(sent) - recorded

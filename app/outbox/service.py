@@ -1,28 +1,41 @@
-"""Operator actions on the outbox and its gauges."""
+"""Writing notices into the outbox, operator actions on it, and its gauges."""
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from app.core.database import utcnow
+from app.core.database import UnitOfWork, utcnow
 from app.core.metrics import Metrics
-from app.outbox.models import OutboxStatus
+from app.outbox.models import OutboxMessage, OutboxStatus
 from app.outbox.repository import OutboxRepository
 
 logger = logging.getLogger(__name__)
 
 
+class Outbox:
+    """Puts messages in the outbox in the caller's unit of work, so that a message exists if
+    and only if the change it announces does; once that unit of work commits, this process's
+    relay is woken (the other replicas' relays find the message at their next poll)."""
+
+    def __init__(self, work: UnitOfWork, relay_wake: asyncio.Event) -> None:
+        self._work = work
+        self._relay_wake = relay_wake
+        self._messages = OutboxRepository(work.session)
+
+    async def put(self, topic: str, email: str, text: str) -> OutboxMessage:
+        message = await self._messages.add(topic, {"email": email, "message": text})
+        self._work.after_commit(self._relay_wake.set)
+        return message
+
+
 class OutboxService:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self.messages = OutboxRepository(session)
+    def __init__(self, work: UnitOfWork) -> None:
+        self.messages = OutboxRepository(work.session)
 
     async def requeue_dead(self, ids: Sequence[uuid.UUID] | None = None) -> int:
         """Gives dead messages (all, or those of `ids`) a fresh set of attempts."""
         count = await self.messages.requeue_dead(ids, utcnow())
-        await self.session.commit()
         logger.info("outbox: requeued %d dead messages", count)
         return count
 

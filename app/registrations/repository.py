@@ -2,16 +2,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.events.models import Event
-from app.registrations.models import (
-    MAX_FAILED_CONFIRMATIONS,
-    IdempotencyKey,
-    Registration,
-    RegistrationStatus,
-)
+from app.registrations.models import MAX_FAILED_CONFIRMATIONS, Registration, RegistrationStatus
 
 
 def _pending_and_unlocked(registration_id: uuid.UUID) -> tuple[ColumnElement[bool], ...]:
@@ -26,29 +20,6 @@ class RegistrationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get_event(self, event_id: uuid.UUID) -> Event | None:
-        return await self.session.get(Event, event_id)
-
-    async def take_seat(self, event_id: uuid.UUID) -> bool:
-        """Counts one more seat taken, unless the event is full: one conditional UPDATE, so
-        concurrent registrations (in any process) can never overbook."""
-        result = await self.session.execute(
-            update(Event)
-            .where(
-                Event.id == event_id,
-                or_(Event.capacity.is_(None), Event.registrations_count < Event.capacity),
-            )
-            .values(registrations_count=Event.registrations_count + 1)
-        )
-        return result.rowcount == 1  # type: ignore[attr-defined]
-
-    async def free_seat(self, event_id: uuid.UUID) -> None:
-        await self.session.execute(
-            update(Event)
-            .where(Event.id == event_id, Event.registrations_count > 0)
-            .values(registrations_count=Event.registrations_count - 1)
-        )
-
     async def email_is_registered(self, event_id: uuid.UUID, email_key: str) -> bool:
         found = await self.session.scalar(
             select(Registration.id).where(
@@ -60,8 +31,14 @@ class RegistrationRepository:
         return found is not None
 
     async def add(self, registration: Registration) -> None:
+        """Flushes at once: the unique index on active emails fails here, not at commit."""
         self.session.add(registration)
         await self.session.flush()
+
+    async def refresh(self, registration: Registration) -> None:
+        """Writes the registration's pending changes, then reads it back as stored."""
+        await self.session.flush()
+        await self.session.refresh(registration)
 
     async def get_for_user(
         self, registration_id: uuid.UUID, user_id: uuid.UUID
@@ -120,25 +97,3 @@ class RegistrationRepository:
             .values(status=RegistrationStatus.CANCELLED, cancelled_at=now)
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-class IdempotencyKeyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, user_id: uuid.UUID, key: str) -> IdempotencyKey | None:
-        return await self.session.get(IdempotencyKey, (user_id, key))
-
-    async def add(self, record: IdempotencyKey) -> None:
-        self.session.add(record)
-        await self.session.flush()
-
-    async def delete(self, record: IdempotencyKey) -> None:
-        await self.session.delete(record)
-        await self.session.flush()
-
-    async def purge_expired(self, now: datetime) -> int:
-        result = await self.session.execute(
-            delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now)
-        )
-        return result.rowcount  # type: ignore[attr-defined,no-any-return]

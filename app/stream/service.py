@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.database import Database
 from app.core.metrics import Metrics
+from app.events.service import Catalogue
 from app.stream.repository import ParkedMessageRepository
 from app.sync.records import ProviderEvent, read_event
-from app.sync.repository import CatalogueRepository
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +74,8 @@ def _describe(error: Exception) -> str:
 
 
 class StreamService:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], metrics: Metrics) -> None:
-        self._sessions = session_factory
+    def __init__(self, database: Database, metrics: Metrics) -> None:
+        self._database = database
         self._metrics = metrics
 
     async def handle(self, delivery: Delivery) -> Outcome:
@@ -98,24 +98,19 @@ class StreamService:
         return outcome
 
     async def _apply(self, event: ProviderEvent) -> Outcome:
-        async with self._sessions() as session:
-            catalogue = CatalogueRepository(session)
-            if event.place is not None:
-                await catalogue.upsert_venues([event.place])
-            counts = await catalogue.upsert_events([event])
-            await session.commit()
+        async with self._database.transaction() as work:
+            counts = await Catalogue(work).apply([event])
         return Outcome.SKIPPED if counts.unchanged else Outcome.APPLIED
 
     async def _park(self, delivery: Delivery, error: Exception) -> Outcome:
         reason = _describe(error)
         log = logger.warning if isinstance(error, UnreadableMessageError) else logger.error
         log("stream: parked %s at %s: %s", delivery.topic, delivery.position, reason[:200])
-        async with self._sessions() as session:
-            ParkedMessageRepository(session).park(
+        async with self._database.transaction() as work:
+            ParkedMessageRepository(work.session).park(
                 delivery.topic,
                 delivery.position,
                 delivery.payload.decode(errors="replace"),
                 reason,
             )
-            await session.commit()
         return Outcome.PARKED

@@ -4,6 +4,7 @@
 import logging
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -98,7 +99,7 @@ def read_event(record: Any) -> ProviderEvent | None:
     return event
 
 
-def newest_first(events: list[ProviderEvent]) -> list[ProviderEvent]:
+def newest_first(events: Sequence[ProviderEvent]) -> list[ProviderEvent]:
     """One record per id (the newest change), for a batch that must touch each row once."""
     latest: dict[uuid.UUID, ProviderEvent] = {}
     for event in events:

@@ -11,14 +11,15 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.database import utcnow
+from app.core.database import Database, UnitOfWork, utcnow
+from app.events.repository import BatchCounts
+from app.events.service import Catalogue
 from app.sync.models import SyncRun
 from app.sync.provider import EventsProviderClient, ProviderError
-from app.sync.records import ProviderEvent, newest_first, read_event
-from app.sync.repository import BatchCounts, CatalogueRepository, LeaseRepository, SyncRunRepository
+from app.sync.records import ProviderEvent, read_event
+from app.sync.repository import LeaseRepository, SyncRunRepository
 
 logger = logging.getLogger(__name__)
 
@@ -58,29 +59,34 @@ class ActiveRun:
 
 
 class SyncService:
-    def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], provider: EventsProviderClient
-    ) -> None:
-        self._sessions = session_factory
+    """Made once per process: `start` records a run in the caller's unit of work; `execute`
+    then applies the provider's pages in units of work of its own, one per batch."""
+
+    def __init__(self, database: Database, provider: EventsProviderClient) -> None:
+        self._database = database
         self._provider = provider
 
-    async def start(self, mode: SyncMode, on_date: date | None = None) -> ActiveRun | None:
+    async def start(
+        self, work: UnitOfWork, mode: SyncMode, on_date: date | None = None
+    ) -> ActiveRun | None:
         """Takes the lease and records a running run, or returns None while another runs.
+        Execute the run only once `work` has committed: until then nobody sees its lease.
 
         An incremental run starts from the date the last successful run started (a day of
         overlap is harmless: upserts are idempotent); with no successful run yet it is full.
         """
         holder = f"run-{uuid.uuid4()}"
-        async with self._sessions() as session:
-            if not await LeaseRepository(session).acquire(SYNC_LEASE, holder, LEASE_TTL):
-                await session.rollback()
-                return None
-            await _fail_abandoned_runs(session)
-            mode, changed_since = await _resolve_window(session, mode, on_date)
-            run = SyncRun(mode=mode, changed_since=changed_since, status=RunStatus.RUNNING)
-            session.add(run)
-            await session.commit()
-            return ActiveRun(id=run.id, changed_since=changed_since, holder=holder)
+        session = work.session
+        if not await LeaseRepository(session).acquire(SYNC_LEASE, holder, LEASE_TTL):
+            return None
+        # Runs left `running` by a holder that died (we hold the lease now, so none is alive).
+        await SyncRunRepository(session).fail_running(
+            RunStatus.FAILED, "abandoned: its holder stopped renewing the lease", utcnow()
+        )
+        mode, changed_since = await _resolve_window(session, mode, on_date)
+        run = SyncRun(mode=mode, changed_since=changed_since, status=RunStatus.RUNNING)
+        await SyncRunRepository(session).add(run)
+        return ActiveRun(id=run.id, changed_since=changed_since, holder=holder)
 
     async def execute(self, active: ActiveRun) -> SyncRun:
         """Streams the provider's pages into the catalogue; always ends the run and the lease.
@@ -110,28 +116,18 @@ class SyncService:
         return run
 
     async def run(self, mode: SyncMode, on_date: date | None = None) -> SyncRun | None:
-        active = await self.start(mode, on_date)
+        """Starts and executes a run at once; None while another run holds the lease."""
+        async with self._database.transaction() as work:
+            active = await self.start(work, mode, on_date)
         return None if active is None else await self.execute(active)
 
-    async def last_finished_run(self) -> SyncRun | None:
-        async with self._sessions() as session:
-            return await SyncRunRepository(session).last_finished()
-
-    async def recent_runs(self, limit: int) -> Sequence[SyncRun]:
-        async with self._sessions() as session:
-            return await SyncRunRepository(session).recent(limit)
-
     async def _apply(self, active: ActiveRun, batch: Sequence[ProviderEvent]) -> None:
-        """One transaction: the batch, the run's counts so far, and the lease's renewal."""
-        async with self._sessions() as session:
-            if not await LeaseRepository(session).renew(SYNC_LEASE, active.holder, LEASE_TTL):
+        """One unit of work: the batch, the run's counts so far, and the lease's renewal."""
+        async with self._database.transaction() as work:
+            if not await LeaseRepository(work.session).renew(SYNC_LEASE, active.holder, LEASE_TTL):
                 raise LeaseLostError()
-            catalogue = CatalogueRepository(session)
-            events = newest_first(list(batch))
-            await catalogue.upsert_venues(_places(events))
-            active.counts.add(await catalogue.upsert_events(events))
-            await _record_progress(session, active)
-            await session.commit()
+            active.counts.add(await Catalogue(work).apply(batch))
+            await _record_progress(work.session, active)
 
     async def _apply_what_was_read(self, active: ActiveRun, batch: Sequence[ProviderEvent]) -> None:
         try:
@@ -140,11 +136,10 @@ class SyncService:
             active.error = str(lost)
 
     async def _finish(self, active: ActiveRun) -> SyncRun:
-        async with self._sessions() as session:
-            await _record_progress(session, active, finished=True)
-            await LeaseRepository(session).release(SYNC_LEASE, active.holder)
-            run = await session.get_one(SyncRun, active.id)
-            await session.commit()
+        async with self._database.transaction() as work:
+            await _record_progress(work.session, active, finished=True)
+            await LeaseRepository(work.session).release(SYNC_LEASE, active.holder)
+            run = await SyncRunRepository(work.session).get(active.id)
         log = logger.error if active.error else logger.info
         log("sync run %d %s: %s", run.id, run.status, summary(run))
         return run
@@ -184,11 +179,6 @@ def _readable(active: ActiveRun, records: list[Any]) -> list[ProviderEvent]:
     return readable
 
 
-def _places(events: Sequence[ProviderEvent]) -> list[Any]:
-    places = {event.place.id: event.place for event in events if event.place is not None}
-    return list(places.values())
-
-
 async def _resolve_window(
     session: AsyncSession, mode: SyncMode, on_date: date | None
 ) -> tuple[SyncMode, date | None]:
@@ -200,19 +190,6 @@ async def _resolve_window(
     if last is None:
         return SyncMode.ALL, None
     return mode, last.started_at.date()
-
-
-async def _fail_abandoned_runs(session: AsyncSession) -> None:
-    """Runs left `running` by a holder that died (we hold the lease now, so none is alive)."""
-    await session.execute(
-        update(SyncRun)
-        .where(SyncRun.status == RunStatus.RUNNING)
-        .values(
-            status=RunStatus.FAILED,
-            finished_at=utcnow(),
-            error="abandoned: its holder stopped renewing the lease",
-        )
-    )
 
 
 async def _record_progress(
@@ -227,7 +204,7 @@ async def _record_progress(
     if finished:
         status = RunStatus.FAILED if active.error else RunStatus.SUCCESS
         values |= {"status": status, "error": active.error, "finished_at": utcnow()}
-    await session.execute(update(SyncRun).where(SyncRun.id == active.id).values(**values))
+    await SyncRunRepository(session).update(active.id, values)
 
 
 def summary(run: SyncRun) -> str:
@@ -236,3 +213,11 @@ def summary(run: SyncRun) -> str:
         f"updated={run.updated} unchanged={run.unchanged} skipped={run.skipped}"
     )
     return f"{text} error={run.error}" if run.error else text
+
+
+async def recent_runs(work: UnitOfWork, limit: int) -> Sequence[SyncRun]:
+    return await SyncRunRepository(work.session).recent(limit)
+
+
+async def last_finished_run(work: UnitOfWork) -> SyncRun | None:
+    return await SyncRunRepository(work.session).last_finished()

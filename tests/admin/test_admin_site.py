@@ -2,12 +2,21 @@
 
 import uuid
 
+import pytest
 from sqlalchemy import select, update
 
 from app.auth.models import User
 from app.outbox.models import OutboxMessage
+from tests.conftest import client_of, database_of
 from tests.support.auth import PASSWORD, make_staff, register
 from tests.support.notifications import new_ids, seed_messages
+
+
+@pytest.fixture
+async def client(app):
+    """The admin site works in sessions of its own: its tests need committed data."""
+    async with client_of(app) as http:
+        yield http
 
 
 async def admin_login(client, username: str, password: str = PASSWORD):
@@ -35,7 +44,7 @@ async def test_a_user_who_is_not_staff_cannot_log_in(client):
 
 async def test_a_wrong_password_cannot_log_in(client, app):
     await register(client, "admin")
-    await make_staff(app, "admin")
+    await make_staff(database_of(app), "admin")
 
     response = await admin_login(client, "admin", "not-the-password")
 
@@ -45,7 +54,7 @@ async def test_a_wrong_password_cannot_log_in(client, app):
 async def test_staff_see_users_events_venues_and_sync_runs(client, app):
     await register(client, "admin")
     await register(client, "ivan.petrov")
-    await make_staff(app, "admin")
+    await make_staff(database_of(app), "admin")
 
     login = await admin_login(client, "admin")
     pages = {
@@ -63,11 +72,10 @@ async def test_staff_see_users_events_venues_and_sync_runs(client, app):
 
 async def test_a_staff_session_ends_when_the_user_loses_staff(client, app):
     await register(client, "admin")
-    await make_staff(app, "admin")
+    await make_staff(database_of(app), "admin")
     await admin_login(client, "admin")
-    async with app.state.session_factory() as session:
-        await session.execute(update(User).values(is_staff=False))
-        await session.commit()
+    async with database_of(app).transaction() as work:
+        await work.session.execute(update(User).values(is_staff=False))
 
     response = await client.get("/admin/user/list", follow_redirects=False)
 
@@ -76,16 +84,15 @@ async def test_a_staff_session_ends_when_the_user_loses_staff(client, app):
 
 async def test_staff_requeue_dead_outbox_messages_and_never_see_their_text(client, app):
     dead, pending = new_ids(2)
-    await seed_messages(app.state.session_factory, [dead, pending])
-    async with app.state.session_factory() as session:
-        await session.execute(
+    await seed_messages(database_of(app), [dead, pending])
+    async with database_of(app).transaction() as work:
+        await work.session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == uuid.UUID(dead))
             .values(status="dead", attempts=20)
         )
-        await session.commit()
     await register(client, "admin")
-    await make_staff(app, "admin")
+    await make_staff(database_of(app), "admin")
     await admin_login(client, "admin")
 
     listing = await client.get("/admin/outbox-message/list")
@@ -95,8 +102,10 @@ async def test_staff_requeue_dead_outbox_messages_and_never_see_their_text(clien
         params={"pks": f"{dead},{pending}"},
         follow_redirects=False,
     )
-    async with app.state.session_factory() as session:
-        rows = dict((await session.execute(select(OutboxMessage.id, OutboxMessage.attempts))).all())
+    async with database_of(app).transaction() as work:
+        rows = dict(
+            (await work.session.execute(select(OutboxMessage.id, OutboxMessage.attempts))).all()
+        )
 
     assert listing.status_code == details.status_code == 200
     assert "Сообщение" not in listing.text + details.text

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from app.core.database import utcnow
 from tests.support.auth import access_token, bearer
@@ -35,11 +34,9 @@ async def test_an_empty_catalogue_is_an_empty_first_page(client, auth):
     assert response.json() == {"count": 0, "next": None, "previous": None, "results": []}
 
 
-async def test_an_event_has_every_field_of_the_contract(client, auth, app: FastAPI):
-    venue = await create_venue(app.state.session_factory, seats_pattern="A1-30,B1-50", capacity=80)
-    event = await create_event(
-        app.state.session_factory, venue=venue, name="Саммит по SEO", registrations_count=3
-    )
+async def test_an_event_has_every_field_of_the_contract(client, auth, db):
+    venue = await create_venue(db, seats_pattern="A1-30,B1-50", capacity=80)
+    event = await create_event(db, venue=venue, name="Саммит по SEO", registrations_count=3)
     body = (await client.get(f"/api/events/{event.id}", headers=auth)).json()
     assert body == {
         "id": str(event.id),
@@ -62,8 +59,8 @@ async def test_an_event_has_every_field_of_the_contract(client, auth, app: FastA
     assert body["event_time"].endswith("Z")
 
 
-async def test_unknown_capacity_leaves_seats_left_null(client, auth, app):
-    event = await create_event(app.state.session_factory)
+async def test_unknown_capacity_leaves_seats_left_null(client, auth, db):
+    event = await create_event(db)
     body = (await client.get(f"/api/events/{event.id}", headers=auth)).json()
     assert (body["venue"], body["capacity"], body["seats_left"]) == (None, None, None)
 
@@ -79,44 +76,41 @@ async def test_a_malformed_event_id_is_422(client, auth):
 
 
 @pytest.mark.parametrize("parameter", ["name", "search"])
-async def test_name_search_folds_case_in_every_language(client, auth, app, parameter):
-    sessions = app.state.session_factory
-    await create_event(sessions, name="Конференция по Python")
-    await create_event(sessions, name="STRASSE Meetup")
-    await create_event(sessions, name="Митап по Go")
+async def test_name_search_folds_case_in_every_language(client, auth, db, parameter):
+    await create_event(db, name="Конференция по Python")
+    await create_event(db, name="STRASSE Meetup")
+    await create_event(db, name="Митап по Go")
     assert await names(client, auth, **{parameter: "конференция"}) == ["Конференция по Python"]
     assert await names(client, auth, **{parameter: "КОНФЕРЕНЦИЯ ПО"}) == ["Конференция по Python"]
     assert await names(client, auth, **{parameter: "straße"}) == ["STRASSE Meetup"]
     assert await names(client, auth, **{parameter: "python"}) == ["Конференция по Python"]
 
 
-async def test_search_treats_wildcards_literally(client, auth, app):
-    await create_event(app.state.session_factory, name="100% Python")
-    await create_event(app.state.session_factory, name="1000 Python")
+async def test_search_treats_wildcards_literally(client, auth, db):
+    await create_event(db, name="100% Python")
+    await create_event(db, name="1000 Python")
     assert await names(client, auth, name="100%") == ["100% Python"]
     assert await names(client, auth, name="_") == []
 
 
-async def test_status_is_computed_against_the_current_time(client, auth, app):
-    sessions = app.state.session_factory
+async def test_status_is_computed_against_the_current_time(client, auth, db):
     now = utcnow()
-    await create_event(sessions, name="open")
-    await create_event(sessions, name="new", provider_status="new")
-    await create_event(sessions, name="no deadline", registration_deadline=None)
-    await create_event(sessions, name="deadline passed", registration_deadline=now - timedelta(1))
-    await create_event(sessions, name="closed by provider", provider_status="registration_closed")
-    await create_event(sessions, name="unknown status", provider_status="postponed")
+    await create_event(db, name="open")
+    await create_event(db, name="new", provider_status="new")
+    await create_event(db, name="no deadline", registration_deadline=None)
+    await create_event(db, name="deadline passed", registration_deadline=now - timedelta(1))
+    await create_event(db, name="closed by provider", provider_status="registration_closed")
+    await create_event(db, name="unknown status", provider_status="postponed")
     opened = await names(client, auth, status="open", ordering="name")
     closed = await names(client, auth, status="closed", ordering="name")
     assert opened == ["new", "no deadline", "open"]
     assert closed == ["closed by provider", "deadline passed", "unknown status"]
 
 
-async def test_date_bounds_accept_dates_and_datetimes(client, auth, app):
-    sessions = app.state.session_factory
+async def test_date_bounds_accept_dates_and_datetimes(client, auth, db):
     base = utcnow().replace(hour=12, minute=0, second=0, microsecond=0) + timedelta(days=10)
     for offset in range(3):
-        await create_event(sessions, name=f"day {offset}", event_time=base + timedelta(days=offset))
+        await create_event(db, name=f"day {offset}", event_time=base + timedelta(days=offset))
     day1 = (base + timedelta(days=1)).date().isoformat()
     assert await names(client, auth, date_from=day1) == ["day 1", "day 2"]
     assert await names(client, auth, date_to=day1) == ["day 0", "day 1"]
@@ -128,23 +122,19 @@ async def test_date_bounds_accept_dates_and_datetimes(client, auth, app):
     assert await names(client, auth, date_from=just_after) == ["day 2"]
 
 
-async def test_venue_filter(client, auth, app):
-    sessions = app.state.session_factory
-    arena, hall = await create_venue(sessions), await create_venue(sessions, name="Hall")
-    await create_event(sessions, name="at the arena", venue=arena)
-    await create_event(sessions, name="in the hall", venue=hall)
+async def test_venue_filter(client, auth, db):
+    arena, hall = await create_venue(db), await create_venue(db, name="Hall")
+    await create_event(db, name="at the arena", venue=arena)
+    await create_event(db, name="in the hall", venue=hall)
     assert await names(client, auth, venue=str(hall.id)) == ["in the hall"]
 
 
-async def test_filters_combine(client, auth, app):
-    sessions = app.state.session_factory
-    arena = await create_venue(sessions)
-    await create_event(sessions, name="Python open at arena", venue=arena)
-    await create_event(
-        sessions, name="Python closed at arena", venue=arena, provider_status="finished"
-    )
-    await create_event(sessions, name="Python open elsewhere")
-    await create_event(sessions, name="Go open at arena", venue=arena)
+async def test_filters_combine(client, auth, db):
+    arena = await create_venue(db)
+    await create_event(db, name="Python open at arena", venue=arena)
+    await create_event(db, name="Python closed at arena", venue=arena, provider_status="finished")
+    await create_event(db, name="Python open elsewhere")
+    await create_event(db, name="Go open at arena", venue=arena)
     found = await names(client, auth, name="python", status="open", venue=str(arena.id))
     assert found == ["Python open at arena"]
 
@@ -158,18 +148,16 @@ async def test_filters_combine(client, auth, app):
         ("-name", ["c", "b", "a"]),
     ],
 )
-async def test_ordering(client, auth, app, ordering, expected):
-    sessions = app.state.session_factory
+async def test_ordering(client, auth, db, ordering, expected):
     now = utcnow()
     for name, days in (("a", 30), ("b", 10), ("c", 20)):
-        await create_event(sessions, name=name, event_time=now + timedelta(days=days))
+        await create_event(db, name=name, event_time=now + timedelta(days=days))
     assert await names(client, auth, ordering=ordering) == expected
 
 
-async def test_events_without_a_time_come_last(client, auth, app):
-    sessions = app.state.session_factory
-    await create_event(sessions, name="timeless", event_time=None, registration_deadline=None)
-    await create_event(sessions, name="timed")
+async def test_events_without_a_time_come_last(client, auth, db):
+    await create_event(db, name="timeless", event_time=None, registration_deadline=None)
+    await create_event(db, name="timed")
     assert await names(client, auth) == ["timed", "timeless"]
     assert await names(client, auth, ordering="-event_time") == ["timed", "timeless"]
 
@@ -200,14 +188,12 @@ async def test_unknown_parameters_are_ignored(client, auth):
     assert response.status_code == 200
 
 
-async def test_pages_cover_every_event_once_with_links_keeping_the_filters(client, auth, app):
-    sessions = app.state.session_factory
+async def test_pages_cover_every_event_once_with_links_keeping_the_filters(client, auth, db):
     same_time = utcnow() + timedelta(days=5)  # ties: only the id orders these
     ids = {
-        str((await create_event(sessions, name=f"Python {i}", event_time=same_time)).id)
-        for i in range(7)
+        str((await create_event(db, name=f"Python {i}", event_time=same_time)).id) for i in range(7)
     }
-    await create_event(sessions, name="Go")
+    await create_event(db, name="Go")
     url = "/api/events?name=python&page_size=3&colour=blue"
     seen: list[str] = []
     bodies = []
@@ -231,8 +217,8 @@ async def test_pages_cover_every_event_once_with_links_keeping_the_filters(clien
     }
 
 
-async def test_a_page_past_the_last_is_404(client, auth, app):
-    await create_event(app.state.session_factory)
+async def test_a_page_past_the_last_is_404(client, auth, db):
+    await create_event(db)
     assert (await client.get("/api/events?page=2", headers=auth)).status_code == 404
     assert (await client.get("/api/events?page=1&name=nothing", headers=auth)).status_code == 200
     assert (await client.get("/api/events?page=2&name=nothing", headers=auth)).status_code == 404

@@ -4,9 +4,10 @@ relay_app of test_relay.py, whose relay would take these messages, is not runnin
 import asyncio
 
 from app.core.resilience import CircuitBreaker, CircuitState
+from app.dependencies import container_of
 from app.outbox.relay import OutboxRelay
 from fakes.notifications import Behaviour
-from tests.conftest import client_of, running_app
+from tests.conftest import client_of, database_of, running_app
 from tests.support.notifications import new_ids, relay_settings, seed_messages, status_of
 
 
@@ -21,13 +22,13 @@ async def test_an_open_circuit_stops_the_calls_without_spending_attempts_until_a
     )
     async with running_app(settings) as application, client_of(application):
         ids = new_ids(6)
-        await seed_messages(application.state.session_factory, ids)
+        await seed_messages(database_of(application), ids)
         breaker = CircuitBreaker("notifications", failure_threshold=3, reset_timeout=0.5)
         relay = OutboxRelay(
-            application.state.session_factory,
-            application.state.notifications_http,
+            database_of(application),
+            container_of(application).notifications_http,
             settings,
-            application.state.metrics,
+            container_of(application).metrics,
             asyncio.Event(),
             breaker,
         )

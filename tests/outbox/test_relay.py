@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.outbox.models import OutboxMessage
 from fakes.notifications import Behaviour
-from tests.conftest import client_of, running_app
+from tests.conftest import client_of, database_of, running_app
 from tests.support.auth import access_token, bearer
 from tests.support.events import create_event
 from tests.support.metrics import sample
@@ -46,7 +46,7 @@ async def test_a_service_failing_at_first_still_creates_each_message_once(
 ):
     notifications.behaviour = dataclasses.replace(behaviour)
     [message_id] = ids = new_ids(1)
-    await seed_messages(relay_app.state.session_factory, ids)
+    await seed_messages(database_of(relay_app), ids)
 
     await eventually(lambda: sent(relay_app, message_id))
 
@@ -62,7 +62,7 @@ async def test_a_409_counts_as_delivered(api, relay_app, notifications):
             headers={"Authorization": f"Bearer {NOTIFICATIONS_TOKEN}"},
             json={"id": message_id, "owner_id": OWNER_ID, "email": "a@b.c", "message": "m"},
         )
-    await seed_messages(relay_app.state.session_factory, ids)
+    await seed_messages(database_of(relay_app), ids)
 
     await eventually(lambda: sent(relay_app, message_id))
 
@@ -75,7 +75,7 @@ async def test_a_failing_service_leaves_the_message_dead_until_requeued(
 ):
     notifications.behaviour = Behaviour(fail_next=1000, fail_status=503)
     headers = bearer(await access_token(api))
-    event = await create_event(relay_app.state.session_factory)
+    event = await create_event(database_of(relay_app))
     registration = await api.post(
         f"/api/events/{event.id}/register",
         json={"full_name": "Иван", "email": "ivan@example.com"},
@@ -115,7 +115,7 @@ async def test_a_message_written_by_this_process_wakes_the_relay_at_once(
     settings = relay_settings(database_url, notifications.url, outbox_poll_interval_seconds=600)
     async with running_app(settings) as application, client_of(application) as http:
         headers = bearer(await access_token(http))
-        event = await create_event(application.state.session_factory)
+        event = await create_event(database_of(application))
         response = await http.post(
             f"/api/events/{event.id}/register",
             json={"full_name": "Иван", "email": "ivan@example.com"},
@@ -131,15 +131,15 @@ async def test_a_delivered_message_keeps_neither_the_email_nor_the_code(
     api, relay_app, notifications
 ):
     [message_id] = ids = new_ids(1)
-    await seed_messages(relay_app.state.session_factory, ids)
+    await seed_messages(database_of(relay_app), ids)
 
     await eventually(lambda: sent(relay_app, message_id))
 
     [delivered] = notifications.received
     assert delivered.body["email"] == "v0@example.com"
     assert delivered.body["message"] == "Сообщение 0"
-    async with relay_app.state.session_factory() as session:
-        kept = await session.scalar(
+    async with database_of(relay_app).transaction() as work:
+        kept = await work.session.scalar(
             select(OutboxMessage.payload).where(OutboxMessage.id == uuid.UUID(message_id))
         )
     assert kept == {}

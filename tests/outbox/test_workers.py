@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from fakes.notifications import Behaviour
+from tests.conftest import database_of
 from tests.support.database import empty_tables
 from tests.support.notifications import (
     NOTIFICATIONS_TOKEN,
@@ -45,11 +46,11 @@ async def start_worker(database_url: str, notifications_url: str) -> asyncio.sub
 
 
 async def test_a_relay_killed_mid_batch_loses_nothing(app, database_url, notifications):
-    await empty_tables(app.state.engine)
+    await empty_tables(database_of(app).engine)
     notifications.reset()
     notifications.behaviour = Behaviour(delay_seconds=0.02)
     ids = new_ids(300)
-    await seed_messages(app.state.session_factory, ids)
+    await seed_messages(database_of(app), ids)
 
     first = await start_worker(database_url, notifications.url)
     try:
@@ -74,11 +75,11 @@ async def test_three_relays_deliver_everything_and_never_the_same_message_at_onc
 ):
     if not database_url.startswith("postgresql"):
         pytest.skip("several relay processes share one PostgreSQL (SKIP LOCKED)")
-    await empty_tables(app.state.engine)
+    await empty_tables(database_of(app).engine)
     notifications.reset()
     notifications.behaviour = Behaviour(delay_seconds=0.005)
     ids = new_ids(1000)
-    await seed_messages(app.state.session_factory, ids)
+    await seed_messages(database_of(app), ids)
 
     workers = [await start_worker(database_url, notifications.url) for _ in range(3)]
     try:
@@ -93,10 +94,10 @@ async def test_three_relays_deliver_everything_and_never_the_same_message_at_onc
 
 
 async def test_a_worker_stops_cleanly_on_sigterm(app, database_url, notifications):
-    await empty_tables(app.state.engine)
+    await empty_tables(database_of(app).engine)
     notifications.reset()
     ids = new_ids(1)
-    await seed_messages(app.state.session_factory, ids)
+    await seed_messages(database_of(app), ids)
     worker = await start_worker(database_url, notifications.url)
     await eventually(lambda: notifications.delivered_ids == set(ids), timeout=30)
 

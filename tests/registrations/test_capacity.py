@@ -7,6 +7,7 @@ import sys
 import httpx
 import pytest
 
+from tests.conftest import database_of
 from tests.support.auth import bearer, register
 from tests.support.database import empty_tables
 from tests.support.events import create_event
@@ -42,12 +43,12 @@ async def start_replica(database_url: str) -> tuple[asyncio.subprocess.Process, 
 
 
 async def test_capacity_holds_across_replicas(app, database_url):
-    await empty_tables(app.state.engine)
+    await empty_tables(database_of(app).engine)
     replicas = await asyncio.gather(*(start_replica(database_url) for _ in range(REPLICAS)))
     try:
         for process, base_url in replicas:
             assert await wait_until_ready(f"{base_url}/health/ready", process, 30) == 200
-        event = await create_event(app.state.session_factory, capacity=SEATS)
+        event = await create_event(database_of(app), capacity=SEATS)
         async with httpx.AsyncClient(timeout=60) as http:
             http.base_url = replicas[0][1]
             headers = bearer(str((await register(http))["access_token"]))

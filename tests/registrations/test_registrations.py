@@ -8,8 +8,9 @@ from sqlalchemy import update
 
 from app.core.database import utcnow
 from app.events.models import Event
-from app.events.service import EventService
-from app.registrations.models import IdempotencyKey
+from app.events.service import Catalogue
+from app.idempotency.models import IdempotencyKey
+from tests.conftest import database_of
 from tests.support.auth import access_token, bearer
 from tests.support.events import create_event
 from tests.support.notifications import OWNER_ID, eventually
@@ -38,7 +39,7 @@ async def delivered_code(notifications, email=VISITOR["email"]) -> str:
 async def registered_with_code(api, relay_app, notifications):
     """A user's headers, their new registration, and the code the service received."""
     headers = bearer(await access_token(api))
-    event = await create_event(relay_app.state.session_factory)
+    event = await create_event(database_of(relay_app))
     registration = (await register(api, headers, event.id)).json()
     return headers, registration, await delivered_code(notifications)
 
@@ -47,7 +48,7 @@ async def test_registration_is_pending_and_its_code_reaches_the_notification_ser
     api, relay_app, notifications
 ):
     headers = bearer(await access_token(api))
-    event = await create_event(relay_app.state.session_factory)
+    event = await create_event(database_of(relay_app))
 
     response = await register(api, headers, event.id)
     code = await delivered_code(notifications)
@@ -91,7 +92,7 @@ async def test_wrong_codes_are_400_and_after_five_the_registration_is_locked(
     api, relay_app, notifications
 ):
     headers = bearer(await access_token(api))
-    event = await create_event(relay_app.state.session_factory)
+    event = await create_event(database_of(relay_app))
     registration = (await register(api, headers, event.id)).json()
     code = await delivered_code(notifications)
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
@@ -109,7 +110,7 @@ async def test_wrong_codes_are_400_and_after_five_the_registration_is_locked(
 
 async def test_a_code_that_is_not_six_digits_is_422(api, relay_app):
     headers = bearer(await access_token(api))
-    event = await create_event(relay_app.state.session_factory)
+    event = await create_event(database_of(relay_app))
     registration = (await register(api, headers, event.id)).json()
 
     response = await api.post(
@@ -128,7 +129,7 @@ async def test_unknown_event_is_404(api):
 
 
 async def test_registration_needs_a_token(api, relay_app):
-    event = await create_event(relay_app.state.session_factory)
+    event = await create_event(database_of(relay_app))
 
     response = await register(api, {}, event.id)
 
@@ -137,9 +138,9 @@ async def test_registration_needs_a_token(api, relay_app):
 
 async def test_an_event_not_open_for_registration_is_409(api, relay_app):
     headers = bearer(await access_token(api))
-    finished = await create_event(relay_app.state.session_factory, provider_status="finished")
+    finished = await create_event(database_of(relay_app), provider_status="finished")
     past_deadline = await create_event(
-        relay_app.state.session_factory, registration_deadline=utcnow() - timedelta(hours=1)
+        database_of(relay_app), registration_deadline=utcnow() - timedelta(hours=1)
     )
 
     responses = [await register(api, headers, event.id) for event in (finished, past_deadline)]
@@ -149,7 +150,7 @@ async def test_an_event_not_open_for_registration_is_409(api, relay_app):
 
 async def test_the_same_email_twice_is_409_unless_the_first_was_cancelled(api, relay_app):
     headers = bearer(await access_token(api))
-    event = await create_event(relay_app.state.session_factory)
+    event = await create_event(database_of(relay_app))
     first = await register(api, headers, event.id)
 
     shouted = {**VISITOR, "email": "IVAN@Example.com"}
@@ -164,7 +165,7 @@ async def test_the_same_email_twice_is_409_unless_the_first_was_cancelled(api, r
 
 async def test_no_seats_left_is_409(api, relay_app):
     headers = bearer(await access_token(api))
-    event = await create_event(relay_app.state.session_factory, capacity=1)
+    event = await create_event(database_of(relay_app), capacity=1)
 
     first = await register(api, headers, event.id)
     second = await register(api, headers, event.id, {**VISITOR, "email": "maria@example.com"})
@@ -177,7 +178,7 @@ async def test_no_seats_left_is_409(api, relay_app):
 async def test_another_users_registration_is_404(api, relay_app):
     owner = bearer(await access_token(api, "ivan"))
     stranger = bearer(await access_token(api, "maria"))
-    event = await create_event(relay_app.state.session_factory)
+    event = await create_event(database_of(relay_app))
     registration_id = (await register(api, owner, event.id)).json()["id"]
     url = f"/api/registrations/{registration_id}"
 
@@ -194,7 +195,7 @@ async def test_another_users_registration_is_404(api, relay_app):
 
 async def test_cancelling_frees_the_seat_and_sends_a_notice(api, relay_app, notifications):
     headers = bearer(await access_token(api))
-    event = await create_event(relay_app.state.session_factory, capacity=1)
+    event = await create_event(database_of(relay_app), capacity=1)
     registration = (await register(api, headers, event.id)).json()
     url = f"/api/registrations/{registration['id']}"
 
@@ -217,7 +218,7 @@ async def test_cancelling_frees_the_seat_and_sends_a_notice(api, relay_app, noti
 
 async def test_my_registrations_are_paginated_newest_first(api, relay_app):
     headers = bearer(await access_token(api))
-    event = await create_event(relay_app.state.session_factory)
+    event = await create_event(database_of(relay_app))
     ids = [
         (await register(api, headers, event.id, {**VISITOR, "email": f"v{n}@example.com"})).json()[
             "id"
@@ -241,7 +242,7 @@ async def test_the_same_idempotency_key_and_body_replays_the_first_response(
     api, relay_app, notifications
 ):
     headers = {**bearer(await access_token(api)), "Idempotency-Key": "key-1"}
-    event = await create_event(relay_app.state.session_factory)
+    event = await create_event(database_of(relay_app))
 
     first = await register(api, headers, event.id)
     replay = await register(api, headers, event.id)
@@ -259,15 +260,14 @@ async def test_the_same_idempotency_key_and_body_replays_the_first_response(
 async def test_idempotency_keys_belong_to_one_user_and_expire(api, relay_app):
     ivan = {**bearer(await access_token(api, "ivan")), "Idempotency-Key": "key-1"}
     maria = {**bearer(await access_token(api, "maria")), "Idempotency-Key": "key-1"}
-    event = await create_event(relay_app.state.session_factory)
+    event = await create_event(database_of(relay_app))
     first = await register(api, ivan, event.id)
 
     marias = await register(api, maria, event.id, {**VISITOR, "email": "maria@example.com"})
-    async with relay_app.state.session_factory() as session:
-        await session.execute(
+    async with database_of(relay_app).transaction() as work:
+        await work.session.execute(
             update(IdempotencyKey).values(expires_at=utcnow() - timedelta(seconds=1))
         )
-        await session.commit()
     after_expiry = await register(api, ivan, event.id, {**VISITOR, "email": "other@example.com"})
 
     assert first.status_code == marias.status_code == 201
@@ -278,16 +278,16 @@ async def test_idempotency_keys_belong_to_one_user_and_expire(api, relay_app):
 
 async def test_cleanup_deletes_a_past_event_with_its_registrations(api, relay_app):
     headers = bearer(await access_token(api))
-    sessions = relay_app.state.session_factory
-    event = await create_event(sessions)
+    database = database_of(relay_app)
+    event = await create_event(database)
     registration = (await register(api, headers, event.id)).json()
-    async with sessions() as session:
-        await session.execute(
+    async with database.transaction() as work:
+        await work.session.execute(
             update(Event)
             .values(event_time=utcnow() - timedelta(days=30))
             .where(Event.id == event.id)
         )
-        await session.commit()
-    assert await EventService(relay_app.state.engine).delete_ended(retention_days=7) == 1
+    async with database.transaction() as work:
+        assert await Catalogue(work).delete_ended(retention_days=7) == 1
     response = await api.get(f"/api/registrations/{registration['id']}", headers=headers)
     assert response.status_code == 404

@@ -15,9 +15,8 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.database import create_engine, create_session_factory
+from app.core.database import Database, create_engine
 from app.stream.consumer import GROUP
 from tests.conftest import make_settings, running_app
 from tests.support.auth import access_token, bearer
@@ -63,12 +62,12 @@ async def topic(redis: Redis) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+async def database(database_url: str) -> AsyncIterator[Database]:
     """The test database with empty tables, for what a test does beside the app."""
-    engine = create_engine(database_url)
-    await empty_tables(engine)
-    yield create_session_factory(engine)
-    await engine.dispose()
+    database = Database(create_engine(database_url))
+    await empty_tables(database.engine)
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture
@@ -127,8 +126,6 @@ async def consuming_app(
 
 
 @pytest.fixture
-async def stream_app(
-    database_url: str, topic: str, sessions: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[StreamApp]:
+async def stream_app(database_url: str, topic: str, database: Database) -> AsyncIterator[StreamApp]:
     async with consuming_app(database_url, topic) as running:
         yield running

@@ -12,7 +12,7 @@ from tests.support.processes import run_cli, service_environment, stop
 
 
 async def test_consume_applies_the_stream_and_stops_cleanly_on_sigterm(
-    database_url, redis, topic, sessions, tmp_path
+    database_url, redis, topic, database, tmp_path
 ):
     env = service_environment(database_url, BROKER_URL=REDIS_URL, PROVIDER_EVENTS_TOPIC=topic)
     process = await asyncio.create_subprocess_exec(
@@ -29,8 +29,8 @@ async def test_consume_applies_the_stream_and_stops_cleanly_on_sigterm(
     [event] = generate_events(1, seed=60)
 
     async def stored():
-        async with sessions() as session:
-            return await session.get(Event, uuid.UUID(event["id"]))
+        async with database.transaction() as work:
+            return await work.session.get(Event, uuid.UUID(event["id"]))
 
     try:
         await publish(redis, topic, event)

@@ -9,7 +9,7 @@ import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from sqlalchemy import select
 
-from app.core.database import create_engine, create_session_factory
+from app.core.database import Database, create_engine
 from app.core.metrics import Metrics
 from app.events.models import Event
 from app.stream.consumer import create_stream_consumer
@@ -32,52 +32,52 @@ class Kafka:
 
 
 @asynccontextmanager
-async def kafka_for(database_url: str, sessions) -> AsyncIterator[Kafka]:
+async def kafka_for(database_url: str, database) -> AsyncIterator[Kafka]:
     settings = make_settings(database_url, broker_url="kafka://kafka-1:9092,kafka-2:9092")
     metrics = Metrics()
-    consumer = create_stream_consumer(settings, StreamService(sessions, metrics))
+    consumer = create_stream_consumer(settings, StreamService(database, metrics))
     assert consumer is not None
     async with TestKafkaBroker(consumer.broker) as broker:
         yield Kafka(broker, metrics)
 
 
 @pytest.fixture
-async def kafka(database_url, sessions) -> AsyncIterator[Kafka]:
-    async with kafka_for(database_url, sessions) as running:
+async def kafka(database_url, database) -> AsyncIterator[Kafka]:
+    async with kafka_for(database_url, database) as running:
         yield running
 
 
-async def stored_names(sessions) -> dict[str, str]:
-    async with sessions() as session:
-        events = (await session.execute(select(Event))).scalars().all()
+async def stored_names(database) -> dict[str, str]:
+    async with database.transaction() as work:
+        events = (await work.session.execute(select(Event))).scalars().all()
     return {str(event.id): event.name for event in events}
 
 
-async def test_a_message_is_applied_and_an_older_one_skipped(kafka, sessions):
+async def test_a_message_is_applied_and_an_older_one_skipped(kafka, database):
     old, new = generate_events(2, seed=7)
     new = {**new, "id": old["id"], "name": "newer"}
     old = {**old, "changed_at": "2020-01-01T00:00:00+00:00"}
     await kafka.broker.publish(new, TOPIC)
     await kafka.broker.publish(old, TOPIC)
-    assert await stored_names(sessions) == {new["id"]: "newer"}
+    assert await stored_names(database) == {new["id"]: "newer"}
     assert (kafka.counted("applied"), kafka.counted("skipped")) == (1, 1)
 
 
-async def test_an_unreadable_message_is_parked_with_its_offset(kafka, sessions):
+async def test_an_unreadable_message_is_parked_with_its_offset(kafka, database):
     await kafka.broker.publish(b"\xff not json", TOPIC)
     [good] = generate_events(1, seed=8)
     await kafka.broker.publish(good, TOPIC)
-    async with sessions() as session:
-        [parked] = (await session.execute(select(ParkedStreamMessage))).scalars().all()
+    async with database.transaction() as work:
+        [parked] = (await work.session.execute(select(ParkedStreamMessage))).scalars().all()
     assert (parked.topic, parked.position, parked.error) == (TOPIC, "0:0", "not JSON")
     assert parked.payload == "\ufffd not json"
-    assert list(await stored_names(sessions)) == [good["id"]]
+    assert list(await stored_names(database)) == [good["id"]]
     assert (kafka.counted("parked"), kafka.counted("applied")) == (1, 1)
 
 
 async def test_a_database_outage_nacks_instead_of_parking(unreachable_database_url):
-    engine = create_engine(unreachable_database_url)
-    async with kafka_for(unreachable_database_url, create_session_factory(engine)) as kafka:
+    unreachable = Database(create_engine(unreachable_database_url))
+    async with kafka_for(unreachable_database_url, unreachable) as kafka:
         await kafka.broker.publish(generate_events(1, seed=9)[0], TOPIC)
         assert all(kafka.counted(kind) == 0 for kind in Outcome)
-    await engine.dispose()
+    await unreachable.dispose()

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.core.metrics import Metrics
+from app.dependencies import container_of
 from app.stream.consumer import GROUP
 from app.stream.models import ParkedStreamMessage
 from app.stream.service import Delivery, Outcome, StreamService
@@ -76,7 +77,7 @@ async def test_an_older_duplicate_after_a_newer_message_changes_nothing(redis, t
 
 
 async def test_an_unreadable_message_is_parked_and_the_next_one_applied(
-    redis, topic, stream_app, sessions
+    redis, topic, stream_app, database
 ):
     not_json = await publish(redis, topic, "{not json")
     nameless = await publish(redis, topic, {"id": record()["id"]})
@@ -84,8 +85,8 @@ async def test_an_unreadable_message_is_parked_and_the_next_one_applied(
     await publish(redis, topic, good)
 
     await eventually(lambda: stream_app.event(good["id"]))
-    async with sessions() as session:
-        parked = (await session.execute(select(ParkedStreamMessage))).scalars().all()
+    async with database.transaction() as work:
+        parked = (await work.session.execute(select(ParkedStreamMessage))).scalars().all()
     assert sorted((row.position, row.payload, row.error) for row in parked) == sorted(
         [
             (not_json, "{not json", "not JSON"),
@@ -99,14 +100,14 @@ async def test_an_unreadable_message_is_parked_and_the_next_one_applied(
 
 
 async def test_a_replay_after_a_crash_between_commit_and_ack_is_harmless(
-    database_url, redis, topic, sessions
+    database_url, redis, topic, database
 ):
     """A consumer read the entry and committed it, then died before its XACK: the entry stays
     pending under the dead consumer's name until a live one takes it over and acks it."""
     event = record(name="applied before the crash")
     entry = await publish(redis, topic, event)
     await redis.xreadgroup(GROUP, "crashed-replica", {topic: ">"}, count=1)
-    await StreamService(sessions, Metrics()).handle(
+    await StreamService(database, Metrics()).handle(
         Delivery(topic, entry, (await redis.xrange(topic))[0][1][b"__data__"])
     )
     assert await pending(redis, topic) == 1
@@ -121,7 +122,7 @@ async def test_a_replay_after_a_crash_between_commit_and_ack_is_harmless(
         assert (await stream_app.event(event["id"]))["name"] == "applied before the crash"
 
 
-async def test_the_sync_afterwards_finds_nothing_to_change(database_url, redis, topic, sessions):
+async def test_the_sync_afterwards_finds_nothing_to_change(database_url, redis, topic, database):
     events = generate_events(12, seed=66)
     provider = FakeProvider(events=events)
     async with serving(provider.app) as base_url:
@@ -134,7 +135,7 @@ async def test_the_sync_afterwards_finds_nothing_to_change(database_url, redis, 
                 return await stream_app.counted("applied") == len(events)
 
             await eventually(all_applied)
-            run = await stream_app.app.state.sync_service.run(SyncMode.ALL)
+            run = await container_of(stream_app.app).sync.run(SyncMode.ALL)
     assert (run.status, run.created, run.updated, run.unchanged) == ("success", 0, 0, 12)
 
 
@@ -149,6 +150,6 @@ async def test_a_database_outage_leaves_the_message_pending_instead_of_parking_i
             return consumers and consumers[0]["times_delivered"] >= 2
 
         await eventually(delivered_twice)
-        counted = stream_app.app.state.metrics.render().decode()
+        counted = container_of(stream_app.app).metrics.render().decode()
         assert all(sample(counted, "stream_messages_total", result=kind) == 0 for kind in Outcome)
         assert await pending(redis, topic) == 1

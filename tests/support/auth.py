@@ -1,8 +1,8 @@
 import httpx
-from fastapi import FastAPI
 from sqlalchemy import update
 
 from app.auth.models import User
+from app.core.database import Database
 
 PASSWORD = "correct-horse-battery"
 
@@ -25,13 +25,16 @@ async def access_token(client: httpx.AsyncClient, username: str = "ivan") -> str
     return str((await register(client, username))["access_token"])
 
 
-async def make_staff(app: FastAPI, username: str) -> None:
-    async with app.state.session_factory() as session:
-        await session.execute(update(User).where(User.username == username).values(is_staff=True))
-        await session.commit()
+async def make_staff(database: Database, username: str) -> None:
+    async with database.transaction() as work:
+        await work.session.execute(
+            update(User).where(User.username == username).values(is_staff=True)
+        )
 
 
-async def staff_token(client: httpx.AsyncClient, app: FastAPI, username: str = "admin") -> str:
+async def staff_token(
+    client: httpx.AsyncClient, database: Database, username: str = "admin"
+) -> str:
     token = await access_token(client, username)
-    await make_staff(app, username)
+    await make_staff(database, username)
     return token

@@ -4,13 +4,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from app.core.database import utcnow
+from app.core.database import Database, utcnow
 from app.events.models import Event, Venue
 
 
-async def create_venue(session_factory: async_sessionmaker[AsyncSession], **fields: Any) -> Venue:
+async def create_venue(database: Database, **fields: Any) -> Venue:
     values: dict[str, Any] = {
         "id": uuid.uuid4(),
         "name": "Екатеринбург Арена",
@@ -21,14 +19,13 @@ async def create_venue(session_factory: async_sessionmaker[AsyncSession], **fiel
     }
     values.update(fields)
     venue = Venue(**values)
-    async with session_factory() as session:
-        session.add(venue)
-        await session.commit()
+    async with database.transaction() as work:
+        work.session.add(venue)
     return venue
 
 
 async def create_event(
-    session_factory: async_sessionmaker[AsyncSession],
+    database: Database,
     *,
     venue: Venue | None = None,
     **fields: Any,
@@ -51,7 +48,6 @@ async def create_event(
     }
     values.update(fields)
     event = Event(**values)
-    async with session_factory() as session:
-        session.add(event)
-        await session.commit()
+    async with database.transaction() as work:
+        work.session.add(event)
     return event

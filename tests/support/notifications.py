@@ -8,8 +8,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.database import Database
+from app.dependencies import container_of
 from app.outbox.models import OutboxMessage
 from fakes.notifications import NOTIFICATIONS_PATH, FakeNotifications
 from tests.conftest import client_of, make_settings, running_app
@@ -78,7 +79,7 @@ def new_ids(count: int) -> list[str]:
     return [str(uuid.uuid4()) for _ in range(count)]
 
 
-async def seed_messages(session_factory: async_sessionmaker[AsyncSession], ids: list[str]) -> None:
+async def seed_messages(database: Database, ids: list[str]) -> None:
     """Pending notifications with these ids, written straight to the outbox."""
     rows = [
         {
@@ -88,16 +89,15 @@ async def seed_messages(session_factory: async_sessionmaker[AsyncSession], ids: 
         }
         for n, message_id in enumerate(ids)
     ]
-    async with session_factory() as session:
+    async with database.transaction() as work:
         for start in range(0, len(rows), 500):
-            await session.execute(insert(OutboxMessage), rows[start : start + 500])
-        await session.commit()
+            await work.session.execute(insert(OutboxMessage), rows[start : start + 500])
 
 
 async def status_of(app, message_id: str) -> tuple[str, int]:
-    async with app.state.session_factory() as session:
+    async with container_of(app).database.transaction() as work:
         row = (
-            await session.execute(
+            await work.session.execute(
                 select(OutboxMessage.status, OutboxMessage.attempts).where(
                     OutboxMessage.id == uuid.UUID(message_id)
                 )

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from app.events.models import Event
 from app.sync.service import SyncMode
 from fakes.generator import generate_events
-from tests.conftest import make_settings, running_app
+from tests.conftest import database_of, make_settings, running_app
 from tests.support.auth import access_token, bearer, staff_token
 from tests.support.metrics import sample
 from tests.sync.conftest import PROVIDER_TOKEN
@@ -27,7 +27,7 @@ async def finished_runs(client, headers, *, timeout: float = 10.0) -> list[dict]
 
 async def test_staff_trigger_a_run_and_see_it_finish(sync_client, sync_app, provider):
     provider.reset(generate_events(25, seed=20))
-    headers = bearer(await staff_token(sync_client, sync_app))
+    headers = bearer(await staff_token(sync_client, database_of(sync_app)))
     response = await sync_client.post("/api/sync/trigger", headers=headers)
     assert response.status_code == 202
     run_id = response.json()["run_id"]
@@ -46,7 +46,7 @@ async def test_staff_trigger_a_run_and_see_it_finish(sync_client, sync_app, prov
 async def test_a_trigger_while_a_run_is_going_is_409(sync_client, sync_app, provider):
     provider.reset(generate_events(40, seed=21))
     provider.behaviour.delay_seconds = 0.1
-    headers = bearer(await staff_token(sync_client, sync_app))
+    headers = bearer(await staff_token(sync_client, database_of(sync_app)))
     first = await sync_client.post("/api/sync/trigger", headers=headers)
     second = await sync_client.post("/api/sync/trigger", headers=headers)
     assert (first.status_code, second.status_code) == (202, 409)
@@ -56,7 +56,7 @@ async def test_a_trigger_while_a_run_is_going_is_409(sync_client, sync_app, prov
 
 async def test_runs_are_listed_newest_first(sync_client, sync_app, provider):
     provider.reset(generate_events(3, seed=22))
-    headers = bearer(await staff_token(sync_client, sync_app))
+    headers = bearer(await staff_token(sync_client, database_of(sync_app)))
     for _ in range(3):
         await sync_client.post("/api/sync/trigger", headers=headers)
         await finished_runs(sync_client, headers)
@@ -96,8 +96,8 @@ async def test_the_app_syncs_periodically_and_survives_failures(
 
 
 async def event_count(app) -> int:
-    async with app.state.session_factory() as session:
-        return await session.scalar(select(func.count()).select_from(Event)) or 0
+    async with database_of(app).transaction() as work:
+        return await work.session.scalar(select(func.count()).select_from(Event)) or 0
 
 
 async def test_metrics_show_the_last_sync_result_and_age(sync_client, sync_service, provider):

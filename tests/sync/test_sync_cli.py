@@ -8,7 +8,7 @@ from sqlalchemy import select
 from app.core.database import utcnow
 from app.events.models import Event
 from fakes.generator import generate_events
-from tests.conftest import make_settings, running_app
+from tests.conftest import database_of, make_settings, running_app
 from tests.support.events import create_event
 from tests.support.processes import child_environment, run_cli
 from tests.sync.conftest import PROVIDER_TOKEN
@@ -64,31 +64,31 @@ async def test_sync_events_refuses_a_malformed_date(database_url, tmp_path):
 async def test_cleanup_deletes_only_events_ended_long_ago(
     database_url, sync_app, sync_client, tmp_path
 ):
-    sessions = sync_app.state.session_factory
+    database = database_of(sync_app)
     now = utcnow()
-    await create_event(sessions, name="long past", event_time=now - timedelta(days=10))
-    await create_event(sessions, name="recent", event_time=now - timedelta(days=3))
-    await create_event(sessions, name="coming", event_time=now + timedelta(days=3))
-    await create_event(sessions, name="timeless", event_time=None)
+    await create_event(database, name="long past", event_time=now - timedelta(days=10))
+    await create_event(database, name="recent", event_time=now - timedelta(days=3))
+    await create_event(database, name="coming", event_time=now + timedelta(days=3))
+    await create_event(database, name="timeless", event_time=None)
 
     env = cli_environment(database_url)
     code, stdout, _ = await run_cli("cleanup-events", env=env, cwd=tmp_path)
     assert (code, stdout.strip()) == (0, "deleted 1 events that ended more than 7 days ago")
-    assert await names(sessions) == ["coming", "recent", "timeless"]
+    assert await names(database) == ["coming", "recent", "timeless"]
 
     code, stdout, _ = await run_cli("cleanup-events", "--days", "1", env=env, cwd=tmp_path)
-    assert (code, await names(sessions)) == (0, ["coming", "timeless"])
+    assert (code, await names(database)) == (0, ["coming", "timeless"])
 
 
-async def names(sessions) -> list[str]:
-    async with sessions() as session:
-        return sorted((await session.execute(select(Event.name))).scalars())
+async def names(database) -> list[str]:
+    async with database.transaction() as work:
+        return sorted((await work.session.execute(select(Event.name))).scalars())
 
 
 async def test_the_app_cleans_up_when_it_starts(database_url, sync_app, sync_client):
-    sessions = sync_app.state.session_factory
-    await create_event(sessions, name="long past", event_time=utcnow() - timedelta(days=30))
+    database = database_of(sync_app)
+    await create_event(database, name="long past", event_time=utcnow() - timedelta(days=30))
     async with running_app(make_settings(database_url, event_retention_days=7)):
         async with asyncio.timeout(10):
-            while await names(sessions):  # noqa: ASYNC110 - polling another component
+            while await names(database):  # noqa: ASYNC110 - polling another component
                 await asyncio.sleep(0.05)

@@ -13,6 +13,7 @@ from app.sync.models import Lease, SyncRun
 from app.sync.service import SYNC_LEASE, SyncMode
 from fakes.generator import generate_events
 from fakes.provider import FIXTURE, FakeProvider, fixture_events
+from tests.conftest import database_of
 from tests.support.servers import serving
 from tests.sync.conftest import PROVIDER_TOKEN
 
@@ -22,8 +23,8 @@ needs_fixture = pytest.mark.skipif(
 
 
 async def stored_events(sync_app) -> dict[str, Event]:
-    async with sync_app.state.session_factory() as session:
-        events = (await session.execute(select(Event))).scalars().all()
+    async with database_of(sync_app).transaction() as work:
+        events = (await work.session.execute(select(Event))).scalars().all()
     return {str(event.id): event for event in events}
 
 
@@ -49,8 +50,8 @@ async def test_a_full_sync_stores_the_270_real_events(sync_service, provider, sy
     assert event.name == sample["name"]
     assert event.event_time == datetime.fromisoformat(sample["event_time"])
     assert event.provider_status == sample["status"]
-    async with sync_app.state.session_factory() as session:
-        venue = await session.get(Venue, uuid.UUID(sample["place"]["id"]))
+    async with database_of(sync_app).transaction() as work:
+        venue = await work.session.get(Venue, uuid.UUID(sample["place"]["id"]))
     assert venue is not None
     assert venue.seats_pattern == sample["place"]["seats_pattern"]
     assert event.capacity == venue.capacity is not None
@@ -133,8 +134,8 @@ async def test_a_partial_place_keeps_what_a_full_record_said(sync_service, provi
     partial = {"id": event["place"]["id"], "name": "Новое имя"}
     provider.reset([changed(event, place=partial)])
     await sync_service.run(SyncMode.ALL)
-    async with sync_app.state.session_factory() as session:
-        venue = await session.get_one(Venue, uuid.UUID(partial["id"]))
+    async with database_of(sync_app).transaction() as work:
+        venue = await work.session.get_one(Venue, uuid.UUID(partial["id"]))
     assert (venue.name, venue.city) == ("Новое имя", event["place"]["city"])
 
 
@@ -200,9 +201,9 @@ async def test_two_runs_started_at_once_one_runs_one_skips(sync_service, provide
     provider.behaviour.delay_seconds = 0.05
     results = await asyncio.gather(*(sync_service.run(SyncMode.ALL) for _ in range(2)))
     assert sorted(result is None for result in results) == [False, True]
-    async with sync_app.state.session_factory() as session:
-        assert await session.scalar(select(func.count()).select_from(SyncRun)) == 1
-        assert await session.get(Lease, SYNC_LEASE) is None  # released at the end
+    async with database_of(sync_app).transaction() as work:
+        assert await work.session.scalar(select(func.count()).select_from(SyncRun)) == 1
+        assert await work.session.get(Lease, SYNC_LEASE) is None  # released at the end
 
 
 async def test_a_live_lease_makes_a_run_skip(sync_service, provider, sync_app):
@@ -212,15 +213,16 @@ async def test_a_live_lease_makes_a_run_skip(sync_service, provider, sync_app):
 
 
 async def test_the_lease_of_a_dead_holder_is_taken_over(sync_service, provider, sync_app):
-    async with sync_app.state.session_factory() as session:
-        session.add(SyncRun(mode="all", status="running", started_at=utcnow() - timedelta(hours=1)))
-        await session.commit()
+    async with database_of(sync_app).transaction() as work:
+        work.session.add(
+            SyncRun(mode="all", status="running", started_at=utcnow() - timedelta(hours=1))
+        )
     await hold_lease(sync_app, expires_at=utcnow() - timedelta(seconds=1))
     provider.reset(generate_events(5, seed=14))
     run = await sync_service.run(SyncMode.ALL)
     assert run.status == "success"
-    async with sync_app.state.session_factory() as session:
-        runs = (await session.execute(select(SyncRun).order_by(SyncRun.id))).scalars().all()
+    async with database_of(sync_app).transaction() as work:
+        runs = (await work.session.execute(select(SyncRun).order_by(SyncRun.id))).scalars().all()
     assert [(r.status, r.error) for r in runs] == [
         ("failed", "abandoned: its holder stopped renewing the lease"),
         ("success", None),
@@ -228,6 +230,7 @@ async def test_the_lease_of_a_dead_holder_is_taken_over(sync_service, provider, 
 
 
 async def hold_lease(sync_app, *, expires_at: datetime) -> None:
-    async with sync_app.state.session_factory() as session:
-        session.add(Lease(name=SYNC_LEASE, holder="a-replica-that-died", expires_at=expires_at))
-        await session.commit()
+    async with database_of(sync_app).transaction() as work:
+        work.session.add(
+            Lease(name=SYNC_LEASE, holder="a-replica-that-died", expires_at=expires_at)
+        )
