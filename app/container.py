@@ -18,6 +18,7 @@ from app.core.passwords import PasswordHasher
 from app.core.ratelimit import IpNetwork, RateLimiter, parse_trusted_proxies, storage_for
 from app.core.security import TokenCodec
 from app.outbox.relay import create_notifications_http_client
+from app.registrations.lifecycle import ProviderUpdates
 from app.stream.consumer import StreamConsumer, create_stream_consumer
 from app.stream.service import StreamService
 from app.sync.provider import create_provider_client, create_provider_http_client
@@ -39,6 +40,8 @@ class Container:
     # Set once a unit of work that wrote an outbox message commits: the relay sends at once.
     relay_wake: asyncio.Event
     notifications_http: httpx.AsyncClient
+    # Provider records into the catalogue, with registrations following (sync and stream).
+    provider_updates: ProviderUpdates
     sync: SyncService
     stream_consumer: StreamConsumer | None
     background: BackgroundLoops
@@ -48,8 +51,10 @@ class Container:
 async def open_container(
     settings: Settings, *, metrics: Metrics | None = None
 ) -> AsyncIterator[Container]:
-    database = Database(create_engine(settings.database_url))
+    database = Database(create_engine(settings.database_url, pool_size=settings.database_pool_size))
     metrics = metrics or Metrics()
+    relay_wake = asyncio.Event()
+    updates = ProviderUpdates(settings, relay_wake, metrics)
     provider_http = create_provider_http_client()
     notifications_http = create_notifications_http_client(settings)
     container = Container(
@@ -60,10 +65,11 @@ async def open_container(
         password_hasher=PasswordHasher(),
         rate_limiter=RateLimiter(storage_for(settings.redis_url), settings.rate_limit_auth),
         trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
-        relay_wake=asyncio.Event(),
+        relay_wake=relay_wake,
         notifications_http=notifications_http,
-        sync=SyncService(database, create_provider_client(provider_http, settings)),
-        stream_consumer=create_stream_consumer(settings, StreamService(database, metrics)),
+        provider_updates=updates,
+        sync=SyncService(database, create_provider_client(provider_http, settings), updates),
+        stream_consumer=create_stream_consumer(settings, StreamService(database, updates, metrics)),
         background=BackgroundLoops(),
     )
     try:

@@ -10,6 +10,7 @@ from app.core.database import UnitOfWork
 from app.events.service import Catalogue
 from app.idempotency.service import purge_expired_keys
 from app.outbox.relay import OutboxRelay
+from app.registrations.lifecycle import sweep
 from app.sync.service import SyncMode
 
 HOURLY = 3600.0
@@ -23,12 +24,13 @@ class Job(StrEnum):
     EVENTS_SYNC = "events-sync"
     OUTBOX_RELAY = "outbox-relay"
     STREAM_CONSUMER = "stream-consumer"
+    HOLD_SWEEP = "hold-sweep"
 
 
 def jobs_for_the_app(container: Container) -> list[Job]:
     """What the lifespan runs: the purges and the cleanup always, the rest as configured."""
     settings = container.settings
-    jobs = [Job.TOKEN_PURGE, Job.IDEMPOTENCY_KEY_PURGE, Job.EVENT_CLEANUP]
+    jobs = [Job.TOKEN_PURGE, Job.IDEMPOTENCY_KEY_PURGE, Job.EVENT_CLEANUP, Job.HOLD_SWEEP]
     if settings.sync_interval_seconds:
         jobs.append(Job.EVENTS_SYNC)
     if settings.outbox_relay_enabled:
@@ -72,6 +74,15 @@ def _sync_events(container: Container) -> None:
     container.background.every(Job.EVENTS_SYNC, container.settings.sync_interval_seconds, sync)
 
 
+def _sweep_holds(container: Container) -> None:
+    async def sweep_once() -> None:
+        await sweep(container.database, container.settings, container.relay_wake, container.metrics)
+
+    container.background.every(
+        Job.HOLD_SWEEP, container.settings.hold_sweep_interval_seconds, sweep_once
+    )
+
+
 def outbox_relay(container: Container) -> OutboxRelay:
     return OutboxRelay(
         container.database,
@@ -102,4 +113,5 @@ _START: dict[Job, Callable[[Container], None]] = {
     Job.EVENTS_SYNC: _sync_events,
     Job.OUTBOX_RELAY: _relay_outbox,
     Job.STREAM_CONSUMER: _consume_stream,
+    Job.HOLD_SWEEP: _sweep_holds,
 }

@@ -21,6 +21,7 @@ from app.events.router import router as events_router
 from app.jobs import jobs_for_the_app, start_jobs
 from app.operations.router import router as operations_router
 from app.registrations.router import router as registrations_router
+from app.registrations.router import waitlist_router
 from app.sync.router import router as sync_router
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth_router)
     app.include_router(sync_router)
     app.include_router(registrations_router)
+    app.include_router(waitlist_router)
     admin = mount_admin(app, settings)
     # Innermost, so that it sees the route the router matched on the (rewritten) scope.
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -11,7 +11,7 @@ from app.dependencies import container_of
 from app.events.models import Event, Venue
 from app.outbox.models import OutboxMessage
 from app.outbox.service import OutboxService
-from app.registrations.models import Registration
+from app.registrations.models import Registration, WaitlistEntry
 from app.sync.models import SyncRun
 
 
@@ -41,6 +41,7 @@ class EventAdmin(ModelView, model=Event):
         Event.provider_status,
         Event.capacity,
         Event.registrations_count,
+        Event.waitlist_count,
         Event.changed_at,
     ]
     column_searchable_list = [Event.name]
@@ -72,17 +73,49 @@ class RegistrationAdmin(ModelView, model=Registration):
         Registration.full_name,
         Registration.email,
         Registration.event_id,
-        Registration.status,
+        Registration.stored_status,
+        Registration.expires_at,
         Registration.failed_attempts,
+        Registration.codes_resent,
         Registration.created_at,
         Registration.confirmed_at,
         Registration.cancelled_at,
     ]
+    # The status as recorded: a pending hold past its expires_at is expired for the API
+    # already, and recorded so by the sweep within HOLD_SWEEP_INTERVAL_SECONDS.
+    column_labels = {Registration.stored_status: "Status (recorded)"}
     column_searchable_list = [Registration.full_name, Registration.email]
-    column_sortable_list = [Registration.created_at, Registration.status]
+    column_sortable_list = [Registration.created_at, Registration.stored_status]
     column_default_sort = [(Registration.created_at, True)]
-    column_details_exclude_list = [Registration.code_hash, Registration.email_key]
+    column_details_exclude_list = [
+        Registration.code_hash,
+        Registration.email_key,
+        Registration.notice_message_id,
+    ]
     # Through the API only: a seat, a code and an outbox message go together.
+    can_create = can_edit = can_delete = False
+
+
+class WaitlistEntryAdmin(ModelView, model=WaitlistEntry):
+    name = "Waiting-list entry"
+    name_plural = "Waiting list"
+    icon = "fa-solid fa-hourglass-half"
+    column_list = [
+        WaitlistEntry.full_name,
+        WaitlistEntry.email,
+        WaitlistEntry.event_id,
+        WaitlistEntry.stored_status,
+        WaitlistEntry.created_at,
+        WaitlistEntry.offered_at,
+        WaitlistEntry.registration_id,
+        WaitlistEntry.ended_at,
+    ]
+    column_labels = {WaitlistEntry.stored_status: "Status (recorded)"}
+    column_searchable_list = [WaitlistEntry.full_name, WaitlistEntry.email]
+    column_sortable_list = [WaitlistEntry.created_at, WaitlistEntry.stored_status]
+    column_default_sort = [(WaitlistEntry.created_at, False)]
+    column_details_exclude_list = [WaitlistEntry.email_key]
+    # Through the API only: joining, leaving and offers move the event's seats.
     can_create = can_edit = can_delete = False
 
 
@@ -125,6 +158,7 @@ VIEWS: list[type[ModelView]] = [
     VenueAdmin,
     EventAdmin,
     RegistrationAdmin,
+    WaitlistEntryAdmin,
     OutboxMessageAdmin,
     SyncRunAdmin,
 ]

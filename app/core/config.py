@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
     database_url: str = "sqlite+aiosqlite:///./events_face.db"
+    database_pool_size: int = Field(default=30, ge=1, le=1000)
     jwt_secret_key: SecretStr | None = None
     jwt_issuer: str = "events-face"
     environment: Environment = Environment.DEVELOPMENT
@@ -63,6 +64,12 @@ class Settings(BaseSettings):
     outbox_retry_base_seconds: float = Field(default=1.0, gt=0)
     notifications_timeout_seconds: float = Field(default=5.0, gt=0)
     event_retention_days: int = Field(default=7, ge=0)
+
+    registration_hold_seconds: PositiveSeconds = 1800
+    waitlist_offer_seconds: PositiveSeconds = 86400
+    code_resend_interval_seconds: PositiveSeconds = 60
+    registrations_per_user_per_event: int = Field(default=5, ge=1)
+    hold_sweep_interval_seconds: float = Field(default=5.0, gt=0)
 
     broker_url: str = ""
     provider_events_topic: str = Field(default="events-provider.events", min_length=1)

@@ -35,6 +35,7 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+DEFAULT_POOL_SIZE = 30
 PING_AFTER_IDLE_SECONDS = 5.0
 
 
@@ -132,6 +133,7 @@ def create_engine(
     database_url: str, *, ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS, **options: Any
 ) -> AsyncEngine:
     if database_url.startswith("sqlite"):
+        options.pop("pool_size", None)  # one writer at a time: SQLAlchemy's default pool fits
         engine = create_async_engine(
             database_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **options
         )
@@ -139,10 +141,11 @@ def create_engine(
         return engine
     if "poolclass" in options:
         return create_async_engine(database_url, **options)
-    # Up to 30 connections, all kept once opened: with overflow connections (closed as soon as
-    # they are returned) a steady load above the pool size reconnects a dozen times a second,
-    # and the requests queued behind those waited seconds (bench/README.md).
-    options.setdefault("pool_size", 30)
+    # A fixed pool (DATABASE_POOL_SIZE, 30 by default), every connection kept once opened: with
+    # overflow connections (closed as soon as they are returned) a steady load above the pool
+    # size reconnects a dozen times a second, and the requests queued behind those waited
+    # seconds (bench/README.md).
+    options.setdefault("pool_size", DEFAULT_POOL_SIZE)
     options.setdefault("max_overflow", 0)
     engine = create_async_engine(database_url, **options)
     _ping_connections_idle_for(engine, ping_after_idle_seconds)

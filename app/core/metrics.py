@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_CONTENT_TYPE
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["PROMETHEUS_CONTENT_TYPE", "Metrics", "MetricsMiddleware"]
+__all__ = ["PROMETHEUS_CONTENT_TYPE", "Counter", "Metrics", "MetricsMiddleware"]
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -54,6 +54,21 @@ class Metrics:
             registry=self.registry,
         )
         self.stream_lag.set(math.nan)
+        self.holds_expired = Counter(
+            "registration_holds_expired_total",
+            "Pending registrations whose hold lapsed unconfirmed (recorded by this process).",
+            registry=self.registry,
+        )
+        self.offers_made = Counter(
+            "waitlist_offers_total",
+            "Freed seats offered to a waiting-list entry by this process.",
+            registry=self.registry,
+        )
+        self.offers_expired = Counter(
+            "waitlist_offers_expired_total",
+            "Waiting-list offers whose hold lapsed unconfirmed (recorded by this process).",
+            registry=self.registry,
+        )
         self.sync_last_success = Gauge(
             "sync_last_run_success",
             "1 if the last finished sync run succeeded, 0 if it failed.",

@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, utcnow
@@ -9,6 +9,8 @@ from app.core.database import Base, utcnow
 # Provider statuses under which registration can be open; anything else (including statuses
 # we have never seen) counts as closed.
 OPEN_PROVIDER_STATUSES = frozenset({"new", "published", "open"})
+CANCELLED_PROVIDER_STATUS = "cancelled"
+_WAITING = text("waitlist_count > 0")
 
 
 def registration_is_open(provider_status: str, deadline: datetime | None, now: datetime) -> bool:
@@ -37,15 +39,24 @@ class Event(Base):
     """A provider's event, keyed by the provider's id.
 
     `name_folded` is the name case-folded in Python, so that a case-insensitive search works
-    in every language on SQLite too (whose LOWER only folds ASCII). `capacity` is copied from
-    the venue's seat pattern at sync time, so that taking a seat is one conditional UPDATE of
-    this row; `registrations_count` counts the seats taken.
+    in every language on SQLite too (whose LOWER only folds ASCII).
+
+    The seats: `capacity` is copied from the venue's seat pattern at sync time (null: unknown,
+    unlimited). `registrations_count` counts the seats taken — pending holds and confirmed
+    registrations — as last recorded: a hold whose time has passed still counts until it is
+    recorded as expired, which every write to the event's seats does first, and which a read
+    discounts by itself. `next_hold_expiry` is never later than the earliest end of a pending
+    hold (null: none), so that a read knows when it must look for lapsed holds and the sweep
+    knows which events to visit. `waitlist_count` counts the entries waiting. Every change to
+    them happens with this row locked (`Catalogue.lock`), so they are counters, not counts.
     """
 
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_event_time_id", "event_time", "id"),
         Index("ix_events_name_id", "name", "id"),
+        # The sweep's other question: which events have somebody waiting.
+        Index("ix_events_waiting", "id", sqlite_where=_WAITING, postgresql_where=_WAITING),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
@@ -60,6 +71,8 @@ class Event(Base):
     )
     capacity: Mapped[int | None]
     registrations_count: Mapped[int] = mapped_column(default=0)
+    waitlist_count: Mapped[int] = mapped_column(default=0)
+    next_hold_expiry: Mapped[datetime | None] = mapped_column(index=True)
     changed_at: Mapped[datetime | None]
     created_at: Mapped[datetime | None]
     status_changed_at: Mapped[datetime | None]
@@ -72,3 +85,21 @@ class Event(Base):
 
     def registration_is_open(self, now: datetime) -> bool:
         return registration_is_open(self.provider_status, self.registration_deadline, now)
+
+    @property
+    def free_seats(self) -> int | None:
+        """Seats neither held nor taken (None: unlimited); never negative, even when the
+        provider lowered the capacity below the seats taken."""
+        if self.capacity is None:
+            return None
+        return max(self.capacity - self.registrations_count, 0)
+
+    def take_seats(self, count: int, hold_ends: datetime | None = None) -> None:
+        self.registrations_count += count
+        if hold_ends is not None and (
+            self.next_hold_expiry is None or hold_ends < self.next_hold_expiry
+        ):
+            self.next_hold_expiry = hold_ends
+
+    def release_seats(self, count: int) -> None:
+        self.registrations_count = max(self.registrations_count - count, 0)

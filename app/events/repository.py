@@ -1,6 +1,6 @@
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -11,26 +11,50 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     delete,
     func,
     not_,
     or_,
     select,
+    union,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core.database import UTCDateTime, insert_or_update, utcnow
-from app.events.models import OPEN_PROVIDER_STATUSES, Event, Venue
+from app.events.models import CANCELLED_PROVIDER_STATUS, OPEN_PROVIDER_STATUSES, Event, Venue
 from app.events.schemas import EventFilters, EventOrdering, EventRead, EventStatus, VenueRead
+from app.registrations.models import Registration, RegistrationStatus
 from app.sync.records import ProviderEvent, ProviderPlace
 
 # What an event is read with: the fields of EventRead (and of its VenueRead) that are columns,
 # in that order, so that a field added to the model and the schema is read without a third edit.
 EVENT_FIELDS = tuple(name for name in EventRead.model_fields if name in Event.__table__.c)
 VENUE_FIELDS = tuple(name for name in VenueRead.model_fields if name in Venue.__table__.c)
+NOW = bindparam("now", type_=UTCDateTime())
+
+
+def _seats_taken(now: ColumnElement[datetime]) -> ColumnElement[int]:
+    """The seats taken now: those recorded, less the pending holds whose time has passed but
+    that the sweep has not recorded yet (looked for only when `next_hold_expiry` says some may
+    have lapsed)."""
+    lapsed = (
+        select(func.count())
+        .where(
+            Registration.event_id == Event.id,
+            Registration.stored_status == RegistrationStatus.PENDING,
+            Registration.expires_at <= now,
+        )
+        .scalar_subquery()
+    )
+    return Event.registrations_count - case((Event.next_hold_expiry <= now, lapsed), else_=0)
+
+
+# Read as computed now rather than as stored.
+READ_EXPRESSIONS: dict[str, ColumnElement[Any]] = {"registrations_count": _seats_taken(NOW)}
 READ_COLUMNS = (
-    *(Event.__table__.c[name] for name in EVENT_FIELDS),
+    *(READ_EXPRESSIONS.get(name, Event.__table__.c[name]).label(name) for name in EVENT_FIELDS),
     *(Venue.__table__.c[name].label(f"venue_{name}") for name in VENUE_FIELDS),
 )
 
@@ -58,8 +82,8 @@ FILTER_CONDITIONS: dict[str, ColumnElement[bool]] = {
     "venue": Event.venue_id == bindparam("venue"),
 }
 STATUS_CONDITIONS: dict[EventStatus, ColumnElement[bool]] = {
-    EventStatus.OPEN: registration_open(bindparam("now", type_=UTCDateTime())),
-    EventStatus.CLOSED: not_(registration_open(bindparam("now", type_=UTCDateTime()))),
+    EventStatus.OPEN: registration_open(NOW),
+    EventStatus.CLOSED: not_(registration_open(NOW)),
 }
 
 
@@ -68,12 +92,11 @@ def _escape_like(text: str) -> str:
 
 
 def _filter_values(filters: EventFilters, now: datetime) -> dict[str, object]:
-    """The values the filters in use bind, keyed like FILTER_CONDITIONS (plus `now`)."""
-    values: dict[str, object] = {}
+    """The values the filters in use bind, keyed like FILTER_CONDITIONS (plus `now`, which
+    every statement binds)."""
+    values: dict[str, object] = {"now": now}
     if filters.name_contains:
         values["name_pattern"] = f"%{_escape_like(filters.name_contains.casefold())}%"
-    if filters.status is not None:
-        values["now"] = now
     if (start := filters.starts_at_or_after) is not None:
         values["starts_at_or_after"] = start
     if (end := filters.starts_before) is not None:
@@ -146,8 +169,9 @@ class EventRepository:
         values |= {"offset": offset, "limit": limit}
         return (await self.connection.execute(statement, values)).all()
 
-    async def get(self, event_id: uuid.UUID) -> Row[Any] | None:
-        return (await self.connection.execute(EVENT_BY_ID, {"event_id": event_id})).first()
+    async def get(self, event_id: uuid.UUID, now: datetime) -> Row[Any] | None:
+        values = {"event_id": event_id, "now": now}
+        return (await self.connection.execute(EVENT_BY_ID, values)).first()
 
 
 @dataclass
@@ -160,6 +184,25 @@ class BatchCounts:
         self.created += other.created
         self.updated += other.updated
         self.unchanged += other.unchanged
+
+
+@dataclass(frozen=True, slots=True)
+class EventChange:
+    """A change the provider made to a stored event that its registrations must follow."""
+
+    event_id: uuid.UUID
+    cancelled: bool = False
+    rescheduled_to: datetime | None = None
+    # Capacity or provider status changed: seats may be offered, or the waiting list closed.
+    seats_or_status: bool = False
+
+
+@dataclass
+class Applied:
+    """What one batch of provider records did to the catalogue."""
+
+    counts: BatchCounts = field(default_factory=BatchCounts)
+    changes: list[EventChange] = field(default_factory=list)
 
 
 def _venue_row(place: ProviderPlace, now: datetime) -> dict[str, Any]:
@@ -199,14 +242,14 @@ class CatalogueRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert_venues(self, places: Sequence[ProviderPlace]) -> None:
-        """Writes the new and changed venues; a partial place (only id and name) keeps what an
-        earlier full record said. Most batches name venues already stored as they are, and
-        rewriting those rows every batch cost more than the events themselves."""
+    async def upsert_venues(self, places: Sequence[ProviderPlace]) -> list[uuid.UUID]:
+        """Writes the new and changed venues, and returns their ids; a partial place (only id
+        and name) keeps what an earlier full record said. Most batches name venues already
+        stored as they are, and rewriting those rows every batch cost more than the events."""
         stored = await self._stored_venues([place.id for place in places]) if places else {}
         places = [place for place in places if _place_differs(place, stored.get(place.id))]
         if not places:
-            return
+            return []
         now = utcnow()
         statement = insert_or_update(self.session, Venue)
         kept = {
@@ -224,6 +267,7 @@ class CatalogueRepository:
             ),
             [_venue_row(place, now) for place in places],
         )
+        return [place.id for place in places]
 
     async def _stored_venues(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
         rows = await self.session.execute(
@@ -233,30 +277,46 @@ class CatalogueRepository:
         )
         return {row.id: row for row in rows}
 
-    async def stored_changed_at(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, datetime | None]:
+    async def _stored_events(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
         rows = await self.session.execute(
-            select(Event.id, Event.changed_at).where(Event.id.in_(ids))
+            select(Event.id, Event.changed_at, Event.provider_status, Event.event_time).where(
+                Event.id.in_(ids)
+            )
         )
-        return {row.id: row.changed_at for row in rows}
+        return {row.id: row for row in rows}
 
-    async def upsert_events(self, events: Sequence[ProviderEvent]) -> BatchCounts:
+    async def upsert_events(
+        self, events: Sequence[ProviderEvent], changed_venues: Sequence[uuid.UUID]
+    ) -> Applied:
         """Inserts new events and updates those whose provider `changed_at` is newer than the
-        stored one (or unknown); the rest are left untouched and counted as unchanged."""
-        counts = BatchCounts()
-        if not events:
-            return counts
-        stored = await self.stored_changed_at([event.id for event in events])
-        changed = [event for event in events if _is_newer(event, stored)]
+        stored one (or unknown); the rest are left untouched and counted as unchanged. Reports
+        the changes that registrations must follow, for the rows this call really wrote: a
+        record applied again, here or by another replica at once, reports nothing."""
+        applied = Applied()
+        stored = await self._stored_events([event.id for event in events]) if events else {}
+        changed = [event for event in events if _is_newer(event, stored.get(event.id))]
+        counts = applied.counts
         counts.unchanged = len(events) - len(changed)
         counts.created = sum(1 for event in changed if event.id not in stored)
         counts.updated = len(changed) - counts.created
-        if changed:
-            await self._write_events(changed)
-        return counts
+        written = await self._write_events(changed) if changed else set()
+        reseated = await self._copy_venue_capacity([event.id for event in changed], changed_venues)
+        for event in changed:
+            if event.id in written and event.id in stored:
+                change = _change(event, stored[event.id], event.id in reseated)
+                if change is not None:
+                    applied.changes.append(change)
+        applied.changes.extend(
+            EventChange(event_id, seats_or_status=True)
+            for event_id in reseated - {event.id for event in changed}
+        )
+        return applied
 
-    async def _write_events(self, events: Sequence[ProviderEvent]) -> None:
+    async def _write_events(self, events: Sequence[ProviderEvent]) -> set[uuid.UUID]:
+        """Upserts the events (in id order, so that two writers lock rows in the same order);
+        returns the ids of the rows written."""
         now = utcnow()
-        rows = [_event_row(event, now) for event in events]
+        rows = [_event_row(event, now) for event in sorted(events, key=lambda event: event.id)]
         statement = insert_or_update(self.session, Event)
         columns = [name for name in rows[0] if name != "id"]
         newer = or_(
@@ -264,48 +324,63 @@ class CatalogueRepository:
             statement.excluded.changed_at.is_(None),
             statement.excluded.changed_at > Event.changed_at,
         )
-        await self.session.execute(
+        result = await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=[Event.id],
                 set_={name: statement.excluded[name] for name in columns},
                 where=newer,
-            ),
+            ).returning(Event.id),
             rows,
         )
-        await self._copy_venue_capacity([event.id for event in events])
+        return set(result.scalars())
 
-    async def _copy_venue_capacity(self, event_ids: Sequence[uuid.UUID]) -> None:
-        """Events carry their venue's capacity, so that taking a seat is one UPDATE."""
+    async def _copy_venue_capacity(
+        self, event_ids: Sequence[uuid.UUID], venue_ids: Sequence[uuid.UUID]
+    ) -> set[uuid.UUID]:
+        """Events carry their venue's capacity, so that seats are counted on the event's own
+        row: copies it to the events given and to every event of the venues given; returns the
+        ids of the events whose capacity changed."""
+        if not event_ids and not venue_ids:
+            return set()
         venue_capacity = select(Venue.capacity).where(Venue.id == Event.venue_id).scalar_subquery()
-        await self.session.execute(
-            update(Event)
-            .where(Event.id.in_(event_ids))
-            .values(capacity=venue_capacity)
-            .execution_options(synchronize_session=False)
-        )
-
-    async def take_seat(self, event_id: uuid.UUID) -> bool:
-        """Counts one more seat taken, unless the event is full: one conditional UPDATE, so
-        concurrent registrations (in any process) can never overbook."""
         result = await self.session.execute(
             update(Event)
             .where(
-                Event.id == event_id,
-                or_(Event.capacity.is_(None), Event.registrations_count < Event.capacity),
+                or_(Event.id.in_(event_ids), Event.venue_id.in_(venue_ids)),
+                Event.capacity.is_distinct_from(venue_capacity),
             )
-            .values(registrations_count=Event.registrations_count + 1)
+            .values(capacity=venue_capacity)
+            .returning(Event.id)
+            .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return set(result.scalars())
 
-    async def free_seat(self, event_id: uuid.UUID) -> None:
-        await self.session.execute(
-            update(Event)
-            .where(Event.id == event_id, Event.registrations_count > 0)
-            .values(registrations_count=Event.registrations_count - 1)
+    async def lock(self, event_id: uuid.UUID, *, skip_locked: bool = False) -> Event | None:
+        """The event, its row locked until the unit of work ends (on PostgreSQL; SQLite's
+        transactions hold the whole database already), read afresh. With `skip_locked`, None
+        when another transaction holds it."""
+        statement = (
+            select(Event)
+            .where(Event.id == event_id)
+            .with_for_update(skip_locked=skip_locked)
+            .execution_options(populate_existing=True)
         )
+        return (await self.session.execute(statement)).scalar_one_or_none()
 
-    async def get(self, event_id: uuid.UUID) -> Event | None:
-        return await self.session.get(Event, event_id)
+    async def due_for_settling(self, now: datetime, limit: int) -> list[uuid.UUID]:
+        """Events whose seats need the sweep: a hold may have lapsed, or somebody waits while
+        a seat is free or registration has closed."""
+        lapsed = select(Event.id).where(Event.next_hold_expiry <= now)
+        waiting = select(Event.id).where(
+            Event.waitlist_count > 0,
+            or_(
+                Event.capacity.is_(None),
+                Event.registrations_count < Event.capacity,
+                not_(registration_open(now)),
+            ),
+        )
+        rows = await self.session.execute(union(lapsed, waiting).limit(limit))
+        return list(rows.scalars())
 
     async def delete_ended_before(self, cutoff: datetime) -> int:
         result = await self.session.execute(delete(Event).where(Event.event_time < cutoff))
@@ -325,8 +400,28 @@ def _place_differs(place: ProviderPlace, stored: Row[Any] | None) -> bool:
     )
 
 
-def _is_newer(event: ProviderEvent, stored: dict[uuid.UUID, datetime | None]) -> bool:
-    if event.id not in stored:
+def _is_newer(event: ProviderEvent, stored: Row[Any] | None) -> bool:
+    if stored is None or stored.changed_at is None:
         return True
-    known = stored[event.id]
-    return known is None or event.changed_at is None or event.changed_at > known
+    return event.changed_at is None or event.changed_at > stored.changed_at
+
+
+def _change(event: ProviderEvent, stored: Row[Any], reseated: bool) -> EventChange | None:
+    cancelled = (
+        event.provider_status == CANCELLED_PROVIDER_STATUS
+        and stored.provider_status != CANCELLED_PROVIDER_STATUS
+    )
+    moved = (
+        event.event_time is not None
+        and stored.event_time is not None
+        and event.event_time != stored.event_time
+    )
+    status_changed = event.provider_status != stored.provider_status
+    if not (cancelled or moved or status_changed or reseated):
+        return None
+    return EventChange(
+        event.id,
+        cancelled=cancelled,
+        rescheduled_to=event.event_time if moved else None,
+        seats_or_status=reseated or status_changed,
+    )

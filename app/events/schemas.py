@@ -48,8 +48,9 @@ class EventRead(BaseModel):
     number_of_visitors: int
     venue: VenueRead | None
     capacity: int | None
-    registrations_count: int
+    registrations_count: int = Field(description="Seats taken: pending holds and confirmed")
     seats_left: int | None
+    waitlist_count: int = Field(description="Entries on the waiting list")
 
 
 EventPage = Page[EventRead]

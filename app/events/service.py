@@ -16,7 +16,7 @@ from app.events.models import Event, registration_is_open
 from app.events.repository import (
     EVENT_FIELDS,
     VENUE_FIELDS,
-    BatchCounts,
+    Applied,
     CatalogueRepository,
     EventRepository,
 )
@@ -38,6 +38,8 @@ def event_fields(row: Row[Any], now: datetime) -> dict[str, Any]:
     fields["venue"] = dict(zip(VENUE_FIELDS, venue, strict=True)) if venue[0] is not None else None
     is_open = registration_is_open(fields["provider_status"], fields["registration_deadline"], now)
     fields["status"] = EventStatus.OPEN if is_open else EventStatus.CLOSED
+    if not is_open:  # its waiting list has ended, whether or not the sweep has recorded it
+        fields["waitlist_count"] = 0
     capacity = fields["capacity"]
     fields["seats_left"] = (
         None if capacity is None else max(capacity - fields["registrations_count"], 0)
@@ -63,10 +65,11 @@ class EventService:
 
     async def get_event(self, event_id: uuid.UUID) -> EventRead:
         async with self.database.reading() as connection:
-            row = await EventRepository(connection).get(event_id)
+            now = utcnow()
+            row = await EventRepository(connection).get(event_id, now)
         if row is None:
             raise EventNotFoundError()
-        return EventRead.model_validate(event_fields(row, utcnow()))
+        return EventRead.model_validate(event_fields(row, now))
 
 
 class Catalogue:
@@ -75,25 +78,31 @@ class Catalogue:
     def __init__(self, work: UnitOfWork) -> None:
         self.events = CatalogueRepository(work.session)
 
-    async def apply(self, records: Sequence[ProviderEvent]) -> BatchCounts:
+    async def apply(self, records: Sequence[ProviderEvent]) -> Applied:
         """Upserts provider records (their venues first): new events are created, those whose
-        `changed_at` is newer than the stored one updated, the rest left untouched."""
+        `changed_at` is newer than the stored one updated, the rest left untouched. The
+        changes registrations must follow (app.registrations.lifecycle) come back with the
+        counts."""
         records = newest_first(records)
-        await self.events.upsert_venues(_places(records))
-        return await self.events.upsert_events(records)
+        changed_venues = await self.events.upsert_venues(_places(records))
+        return await self.events.upsert_events(records, changed_venues)
 
-    async def event(self, event_id: uuid.UUID) -> Event:
-        event = await self.events.get(event_id)
+    async def lock(self, event_id: uuid.UUID) -> Event:
+        """The event with its seats locked for the rest of the unit of work: whoever changes
+        the seats of an event (registrations, the waiting list, the sweep, the sync) takes this
+        lock first, so that its counters stay exact and nobody deadlocks."""
+        event = await self.events.lock(event_id)
         if event is None:
             raise EventNotFoundError()
         return event
 
-    async def take_seat(self, event_id: uuid.UUID) -> bool:
-        """Takes a seat unless the event is full; never overbooks, whoever else takes one."""
-        return await self.events.take_seat(event_id)
+    async def lock_unless_busy(self, event_id: uuid.UUID) -> Event | None:
+        """The event locked as by `lock`, or None when another transaction holds it (it will
+        leave the seats right) or it was deleted meanwhile."""
+        return await self.events.lock(event_id, skip_locked=True)
 
-    async def free_seat(self, event_id: uuid.UUID) -> None:
-        await self.events.free_seat(event_id)
+    async def due_for_settling(self, limit: int) -> list[uuid.UUID]:
+        return await self.events.due_for_settling(utcnow(), limit)
 
     async def delete_ended(self, retention_days: int) -> int:
         """Deletes events (with their registrations) that ended more than `retention_days` ago."""

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.database import insert_or_update
 from app.outbox.models import OutboxMessage, OutboxStatus
 
 
@@ -13,11 +14,27 @@ class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, topic: str, payload: dict[str, Any]) -> OutboxMessage:
-        message = OutboxMessage(id=uuid.uuid4(), topic=topic, payload=payload)
-        self.session.add(message)
-        await self.session.flush()
-        return message
+    async def add(
+        self,
+        message_id: uuid.UUID,
+        topic: str,
+        payload: dict[str, Any],
+        *,
+        unless_exists: bool = False,
+    ) -> OutboxMessage:
+        """Writes the message; with `unless_exists`, only if no message has its id (the one
+        already there is returned then)."""
+        if not unless_exists:
+            message = OutboxMessage(id=message_id, topic=topic, payload=payload)
+            self.session.add(message)
+            await self.session.flush()
+            return message
+        await self.session.execute(
+            insert_or_update(self.session, OutboxMessage)
+            .values(id=message_id, topic=topic, payload=payload)
+            .on_conflict_do_nothing(index_elements=[OutboxMessage.id])
+        )
+        return await self.session.get_one(OutboxMessage, message_id)
 
     async def status_of(self, message_id: uuid.UUID) -> str | None:
         return await self.session.scalar(

@@ -12,6 +12,9 @@ from app.outbox.repository import OutboxRepository
 
 logger = logging.getLogger(__name__)
 
+# The namespace of the ids derived from notices' keys (uuid5).
+MESSAGE_KEYS = uuid.UUID("6d8f2a4e-3c1b-4b7a-9e5d-0f2c8a1b7e3d")
+
 
 class Outbox:
     """Puts messages in the outbox in the caller's unit of work, so that a message exists if
@@ -23,8 +26,16 @@ class Outbox:
         self._relay_wake = relay_wake
         self._messages = OutboxRepository(work.session)
 
-    async def put(self, topic: str, email: str, text: str) -> OutboxMessage:
-        message = await self._messages.add(topic, {"email": email, "message": text})
+    async def put(
+        self, topic: str, email: str, text: str, *, key: str | None = None
+    ) -> OutboxMessage:
+        """Queues a message. With a `key`, the outbox keeps one message per key, whoever puts it
+        and however often: the message's id is derived from the key, and a second one is not
+        written (the first is returned)."""
+        message_id = uuid.uuid5(MESSAGE_KEYS, key) if key is not None else uuid.uuid4()
+        message = await self._messages.add(
+            message_id, topic, {"email": email, "message": text}, unless_exists=key is not None
+        )
         self._work.after_commit(self._relay_wake.set)
         return message
 

@@ -2,16 +2,37 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
-from app.registrations.models import MAX_FAILED_CONFIRMATIONS, Registration, RegistrationStatus
+from app.registrations.models import (
+    ACTIVE_STATUSES,
+    MAX_CODE_RESENDS,
+    MAX_FAILED_CONFIRMATIONS,
+    Registration,
+    RegistrationStatus,
+    WaitlistEntry,
+    WaitlistStatus,
+)
+
+PENDING = RegistrationStatus.PENDING
 
 
-def _pending_and_unlocked(registration_id: uuid.UUID) -> tuple[ColumnElement[bool], ...]:
+def _holding(now: datetime) -> ColumnElement[bool]:
+    """Pending with its hold still running."""
+    return (Registration.stored_status == PENDING) & (Registration.expires_at > now)
+
+
+def _active(now: datetime) -> ColumnElement[bool]:
+    """Confirmed, or holding: what a visitor has now (a lapsed hold is not)."""
+    return or_(Registration.stored_status == RegistrationStatus.CONFIRMED, _holding(now))
+
+
+def _confirmable(registration_id: uuid.UUID, now: datetime) -> tuple[ColumnElement[bool], ...]:
     return (
         Registration.id == registration_id,
-        Registration.status == RegistrationStatus.PENDING,
+        _holding(now),
         Registration.failed_attempts < MAX_FAILED_CONFIRMATIONS,
     )
 
@@ -19,16 +40,6 @@ def _pending_and_unlocked(registration_id: uuid.UUID) -> tuple[ColumnElement[boo
 class RegistrationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def email_is_registered(self, event_id: uuid.UUID, email_key: str) -> bool:
-        found = await self.session.scalar(
-            select(Registration.id).where(
-                Registration.event_id == event_id,
-                Registration.email_key == email_key,
-                Registration.status != RegistrationStatus.CANCELLED,
-            )
-        )
-        return found is not None
 
     async def add(self, registration: Registration) -> None:
         """Flushes at once: the unique index on active emails fails here, not at commit."""
@@ -49,6 +60,26 @@ class RegistrationRepository:
             )
         )
 
+    async def email_is_active(self, event_id: uuid.UUID, email_key: str) -> bool:
+        found = await self.session.scalar(
+            select(Registration.id).where(
+                Registration.event_id == event_id,
+                Registration.email_key == email_key,
+                Registration.stored_status.in_(ACTIVE_STATUSES),
+            )
+        )
+        return found is not None
+
+    async def count_active_for_user(self, event_id: uuid.UUID, user_id: uuid.UUID) -> int:
+        count = await self.session.scalar(
+            select(func.count()).where(
+                Registration.event_id == event_id,
+                Registration.user_id == user_id,
+                Registration.stored_status.in_(ACTIVE_STATUSES),
+            )
+        )
+        return count or 0
+
     async def count_for_user(self, user_id: uuid.UUID) -> int:
         count = await self.session.scalar(
             select(func.count()).select_from(Registration).where(Registration.user_id == user_id)
@@ -67,33 +98,239 @@ class RegistrationRepository:
         )
         return rows.all()
 
-    async def count_failed_attempt(self, registration_id: uuid.UUID) -> bool:
-        """Counts a wrong code; False when the registration was locked (or confirmed, or
-        cancelled) meanwhile."""
-        result = await self.session.execute(
-            update(Registration)
-            .where(*_pending_and_unlocked(registration_id))
-            .values(failed_attempts=Registration.failed_attempts + 1)
+    async def count_failed_attempt(self, registration_id: uuid.UUID, now: datetime) -> bool:
+        """Counts a wrong code; False when the registration was locked, confirmed, cancelled or
+        expired meanwhile."""
+        return await self._update_one(
+            _confirmable(registration_id, now),
+            failed_attempts=Registration.failed_attempts + 1,
         )
-        return result.rowcount == 1  # type: ignore[attr-defined]
 
     async def confirm(self, registration_id: uuid.UUID, now: datetime) -> bool:
-        """Confirms a pending registration that is not locked; False otherwise."""
-        result = await self.session.execute(
-            update(Registration)
-            .where(*_pending_and_unlocked(registration_id))
-            .values(status=RegistrationStatus.CONFIRMED, confirmed_at=now)
+        """Confirms a holding registration that is not locked; False otherwise."""
+        return await self._update_one(
+            _confirmable(registration_id, now),
+            stored_status=RegistrationStatus.CONFIRMED,
+            confirmed_at=now,
+            expires_at=None,
         )
-        return result.rowcount == 1  # type: ignore[attr-defined]
 
     async def cancel(self, registration_id: uuid.UUID, now: datetime) -> bool:
-        """Cancels a registration that is not cancelled yet; False when it already was."""
+        """Cancels an active registration; False when it was not active any more."""
+        return await self._update_one(
+            (Registration.id == registration_id, _active(now)),
+            stored_status=RegistrationStatus.CANCELLED,
+            cancelled_at=now,
+            expires_at=None,
+        )
+
+    async def replace_code(
+        self,
+        registration_id: uuid.UUID,
+        code_hash: str,
+        now: datetime,
+        *,
+        last_code_before: datetime,
+        notice_id: uuid.UUID,
+    ) -> bool:
+        """Puts a new code in place of the old one, if the registration still holds its seat
+        unlocked, had fewer than the most resends, and its last code went out before
+        `last_code_before`; False otherwise (a concurrent resend won)."""
+        return await self._update_one(
+            (
+                *_confirmable(registration_id, now),
+                Registration.codes_resent < MAX_CODE_RESENDS,
+                Registration.code_sent_at <= last_code_before,
+            ),
+            code_hash=code_hash,
+            code_sent_at=now,
+            codes_resent=Registration.codes_resent + 1,
+            notice_message_id=notice_id,
+        )
+
+    async def set_notice(self, registration_id: uuid.UUID, message_id: uuid.UUID) -> None:
+        await self._update_one((Registration.id == registration_id,), notice_message_id=message_id)
+
+    async def expire_lapsed(self, event_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
+        """Records the event's holds whose time has passed as expired; returns their ids."""
         result = await self.session.execute(
             update(Registration)
             .where(
-                Registration.id == registration_id,
-                Registration.status != RegistrationStatus.CANCELLED,
+                Registration.event_id == event_id,
+                Registration.stored_status == PENDING,
+                Registration.expires_at <= now,
             )
-            .values(status=RegistrationStatus.CANCELLED, cancelled_at=now)
+            .values(stored_status=RegistrationStatus.EXPIRED)
+            .returning(Registration.id)
+            .execution_options(synchronize_session=False)
+        )
+        return list(result.scalars())
+
+    async def next_hold_expiry(self, event_id: uuid.UUID) -> datetime | None:
+        return await self.session.scalar(
+            select(func.min(Registration.expires_at)).where(
+                Registration.event_id == event_id, Registration.stored_status == PENDING
+            )
+        )
+
+    async def cancel_all_active(self, event_id: uuid.UUID, now: datetime) -> list[Registration]:
+        """Cancels the event's active registrations; returns them."""
+        result = await self.session.scalars(
+            update(Registration)
+            .where(Registration.event_id == event_id, _active(now))
+            .values(stored_status=RegistrationStatus.CANCELLED, cancelled_at=now, expires_at=None)
+            .returning(Registration)
+            .execution_options(populate_existing=True)
+        )
+        return list(result)
+
+    async def active_for_event(self, event_id: uuid.UUID, now: datetime) -> list[Registration]:
+        rows = await self.session.scalars(
+            select(Registration).where(Registration.event_id == event_id, _active(now))
+        )
+        return list(rows)
+
+    async def _update_one(
+        self, conditions: Sequence[ColumnElement[bool]], **values: object
+    ) -> bool:
+        result = await self.session.execute(
+            update(Registration)
+            .where(*conditions)
+            .values(**values)
+            .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+WAITING = WaitlistStatus.WAITING
+_WITH_STATUS_INPUTS = (selectinload(WaitlistEntry.event), selectinload(WaitlistEntry.registration))
+
+
+class WaitlistRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, entry: WaitlistEntry) -> None:
+        """Flushes at once: the unique index on waiting emails fails here, not at commit."""
+        self.session.add(entry)
+        await self.session.flush()
+
+    async def refresh(self, entry: WaitlistEntry) -> None:
+        await self.session.flush()
+        await self.session.refresh(entry, ["stored_status", "ended_at"])
+
+    async def get_for_user(self, entry_id: uuid.UUID, user_id: uuid.UUID) -> WaitlistEntry | None:
+        return await self.session.scalar(
+            select(WaitlistEntry)
+            .where(WaitlistEntry.id == entry_id, WaitlistEntry.user_id == user_id)
+            .options(*_WITH_STATUS_INPUTS)
+        )
+
+    async def count_for_user(self, user_id: uuid.UUID) -> int:
+        count = await self.session.scalar(
+            select(func.count()).where(WaitlistEntry.user_id == user_id)
+        )
+        return count or 0
+
+    async def page_for_user(
+        self, user_id: uuid.UUID, *, offset: int, limit: int
+    ) -> Sequence[WaitlistEntry]:
+        rows = await self.session.scalars(
+            select(WaitlistEntry)
+            .where(WaitlistEntry.user_id == user_id)
+            .order_by(WaitlistEntry.created_at.desc(), WaitlistEntry.id.desc())
+            .offset(offset)
+            .limit(limit)
+            .options(*_WITH_STATUS_INPUTS)
+        )
+        return rows.all()
+
+    async def email_is_waiting(self, event_id: uuid.UUID, email_key: str) -> bool:
+        found = await self.session.scalar(
+            select(WaitlistEntry.id).where(
+                WaitlistEntry.event_id == event_id,
+                WaitlistEntry.email_key == email_key,
+                WaitlistEntry.stored_status == WAITING,
+            )
+        )
+        return found is not None
+
+    async def count_waiting_for_user(self, event_id: uuid.UUID, user_id: uuid.UUID) -> int:
+        count = await self.session.scalar(
+            select(func.count()).where(
+                WaitlistEntry.event_id == event_id,
+                WaitlistEntry.user_id == user_id,
+                WaitlistEntry.stored_status == WAITING,
+            )
+        )
+        return count or 0
+
+    async def position(self, entry: WaitlistEntry) -> int:
+        """The entry's 1-based rank among its event's waiting entries, oldest first."""
+        ahead = await self.session.scalar(
+            select(func.count()).where(
+                WaitlistEntry.event_id == entry.event_id,
+                WaitlistEntry.stored_status == WAITING,
+                tuple_(WaitlistEntry.created_at, WaitlistEntry.id)
+                < tuple_(entry.created_at, entry.id),
+            )
+        )
+        return (ahead or 0) + 1
+
+    async def oldest_waiting(self, event_id: uuid.UUID, limit: int) -> Sequence[WaitlistEntry]:
+        rows = await self.session.scalars(
+            select(WaitlistEntry)
+            .where(WaitlistEntry.event_id == event_id, WaitlistEntry.stored_status == WAITING)
+            .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+            .limit(limit)
+        )
+        return rows.all()
+
+    async def leave(self, entry_id: uuid.UUID, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(WaitlistEntry)
+            .where(WaitlistEntry.id == entry_id, WaitlistEntry.stored_status == WAITING)
+            .values(stored_status=WaitlistStatus.LEFT, ended_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+
+    async def mark_offered(
+        self, entry_id: uuid.UUID, registration_id: uuid.UUID, now: datetime
+    ) -> None:
+        await self.session.execute(
+            update(WaitlistEntry)
+            .where(WaitlistEntry.id == entry_id)
+            .values(
+                stored_status=WaitlistStatus.OFFERED,
+                registration_id=registration_id,
+                offered_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    async def expire_offers(self, registration_ids: Sequence[uuid.UUID], now: datetime) -> int:
+        """The offers whose holds lapsed end as expired; returns how many."""
+        if not registration_ids:
+            return 0
+        result = await self.session.execute(
+            update(WaitlistEntry)
+            .where(
+                WaitlistEntry.registration_id.in_(registration_ids),
+                WaitlistEntry.stored_status == WaitlistStatus.OFFERED,
+            )
+            .values(stored_status=WaitlistStatus.EXPIRED, ended_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount or 0  # type: ignore[attr-defined]
+
+    async def end_waiting(self, event_id: uuid.UUID, now: datetime) -> list[WaitlistEntry]:
+        """The event's waiting entries end as expired; returns them."""
+        result = await self.session.scalars(
+            update(WaitlistEntry)
+            .where(WaitlistEntry.event_id == event_id, WaitlistEntry.stored_status == WAITING)
+            .values(stored_status=WaitlistStatus.EXPIRED, ended_at=now)
+            .returning(WaitlistEntry)
+            .execution_options(populate_existing=True)
+        )
+        return list(result)

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Depends, Request, status
 
 from app.auth.dependencies import AUTHENTICATION_ERRORS, CurrentUserId
 from app.core.errors import PageNotFoundError, RequestInvalidError, problem_responses
-from app.core.pagination import Page, PageRequestDep, page_body
+from app.core.pagination import Found, Page, PageRequestDep, page_body
 from app.dependencies import UnitOfWorkDep, container_of
 from app.events.errors import EventNotFoundError
 from app.idempotency.dependencies import IdempotencyDep
@@ -13,11 +13,20 @@ from app.idempotency.errors import IdempotencyKeyReusedError
 from app.idempotency.service import fingerprint
 from app.registrations.errors import (
     AlreadyRegisteredError,
+    AlreadyWaitingError,
     EventFullError,
     RegistrationCancelledError,
     RegistrationClosedError,
+    RegistrationConfirmedError,
+    RegistrationExpiredError,
+    RegistrationLimitReachedError,
     RegistrationLockedError,
     RegistrationNotFoundError,
+    ResendLimitReachedError,
+    ResendTooSoonError,
+    SeatsAvailableError,
+    WaitlistEntryNotFoundError,
+    WaitlistLimitReachedError,
     WrongCodeError,
 )
 from app.registrations.schemas import (
@@ -25,19 +34,23 @@ from app.registrations.schemas import (
     RegistrationCreate,
     RegistrationDetail,
     RegistrationRead,
+    WaitlistEntryRead,
 )
 from app.registrations.service import RegistrationService
 
 router = APIRouter(tags=["registrations"])
+waitlist_router = APIRouter(tags=["waiting list"])
 
 
 async def get_registration_service(request: Request, work: UnitOfWorkDep) -> RegistrationService:
     container = container_of(request.app)
-    return RegistrationService(work, container.settings.secret_key, container.relay_wake)
+    return RegistrationService(work, container.settings, container.relay_wake, container.metrics)
 
 
 RegistrationServiceDep = Annotated[RegistrationService, Depends(get_registration_service)]
 ONE_OF_MINE = (*AUTHENTICATION_ERRORS, RegistrationNotFoundError, RequestInvalidError)
+ENTRY_OF_MINE = (*AUTHENTICATION_ERRORS, WaitlistEntryNotFoundError, RequestInvalidError)
+LIST_ERRORS = (*AUTHENTICATION_ERRORS, PageNotFoundError, RequestInvalidError)
 
 
 @router.post(
@@ -49,6 +62,7 @@ ONE_OF_MINE = (*AUTHENTICATION_ERRORS, RegistrationNotFoundError, RequestInvalid
         RegistrationClosedError,
         EventFullError,
         AlreadyRegisteredError,
+        RegistrationLimitReachedError,
         RequestInvalidError,
         IdempotencyKeyReusedError,
     ),
@@ -60,8 +74,10 @@ async def register(
     service: RegistrationServiceDep,
     idempotency: IdempotencyDep,
 ) -> RegistrationRead:
-    """Registers a visitor: the registration is `pending` until confirmed with the 6-digit
-    code that the notification service sends to `email`."""
+    """Registers a visitor: the registration is `pending` — it holds a seat — until confirmed
+    with the 6-digit code that the notification service sends to `email`, or until its
+    `expires_at` passes (then `expired`, and the seat is free again). A full event answers 409
+    `/problems/event-full`: join its waiting list instead."""
 
     async def create() -> RegistrationRead:
         return RegistrationRead.model_validate(await service.register(user_id, event_id, data))
@@ -72,7 +88,11 @@ async def register(
 @router.post(
     "/api/registrations/{registration_id}/confirm",
     responses=problem_responses(
-        *ONE_OF_MINE, WrongCodeError, RegistrationCancelledError, RegistrationLockedError
+        *ONE_OF_MINE,
+        WrongCodeError,
+        RegistrationCancelledError,
+        RegistrationExpiredError,
+        RegistrationLockedError,
     ),
 )
 async def confirm(
@@ -81,15 +101,34 @@ async def confirm(
     user_id: CurrentUserId,
     service: RegistrationServiceDep,
 ) -> RegistrationRead:
-    """Confirms with the emailed code; after 5 wrong codes the registration is locked (429)."""
+    """Confirms with the emailed code; after 5 wrong codes the registration is locked (429).
+    An expired hold cannot be confirmed (409)."""
     registration = await service.confirm(user_id, registration_id, data.code)
     return RegistrationRead.model_validate(registration)
 
 
-@router.get(
-    "/api/registrations",
-    responses=problem_responses(*AUTHENTICATION_ERRORS, PageNotFoundError, RequestInvalidError),
+@router.post(
+    "/api/registrations/{registration_id}/resend-code",
+    responses=problem_responses(
+        *ONE_OF_MINE,
+        RegistrationConfirmedError,
+        RegistrationCancelledError,
+        RegistrationExpiredError,
+        RegistrationLockedError,
+        ResendTooSoonError,
+        ResendLimitReachedError,
+    ),
 )
+async def resend_code(
+    registration_id: uuid.UUID, user_id: CurrentUserId, service: RegistrationServiceDep
+) -> RegistrationRead:
+    """Queues a new code for a pending registration; the old one stops working. At most 3, and
+    not sooner than CODE_RESEND_INTERVAL_SECONDS after the last (429 with `Retry-After`). The
+    hold is not extended."""
+    return RegistrationRead.model_validate(await service.resend_code(user_id, registration_id))
+
+
+@router.get("/api/registrations", responses=problem_responses(*LIST_ERRORS))
 async def list_registrations(
     user_id: CurrentUserId, page: PageRequestDep, request: Request, service: RegistrationServiceDep
 ) -> Page[RegistrationRead]:
@@ -117,5 +156,66 @@ async def get_registration(
 async def cancel_registration(
     registration_id: uuid.UUID, user_id: CurrentUserId, service: RegistrationServiceDep
 ) -> RegistrationRead:
-    """Cancels the registration, frees its seat and queues a cancellation notice."""
+    """Cancels the registration, frees its seat (offered to the waiting list first) and queues
+    a cancellation notice. Cancelling a cancelled or expired registration changes nothing."""
     return RegistrationRead.model_validate(await service.cancel(user_id, registration_id))
+
+
+@waitlist_router.post(
+    "/api/events/{event_id}/waitlist",
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(
+        *AUTHENTICATION_ERRORS,
+        EventNotFoundError,
+        RegistrationClosedError,
+        SeatsAvailableError,
+        AlreadyRegisteredError,
+        AlreadyWaitingError,
+        RegistrationLimitReachedError,
+        WaitlistLimitReachedError,
+        RequestInvalidError,
+        IdempotencyKeyReusedError,
+    ),
+)
+async def join_waitlist(
+    event_id: uuid.UUID,
+    data: RegistrationCreate,
+    user_id: CurrentUserId,
+    service: RegistrationServiceDep,
+    idempotency: IdempotencyDep,
+) -> WaitlistEntryRead:
+    """Waits for a seat at a full event. The next seat that frees goes to the oldest waiting
+    entry: a pending registration is made for it, and its code comes in an offer notice."""
+
+    async def join() -> WaitlistEntryRead:
+        return WaitlistEntryRead.of(*await service.join_waitlist(user_id, event_id, data))
+
+    return await idempotency.once(fingerprint("waitlist", event_id, data), WaitlistEntryRead, join)
+
+
+@waitlist_router.get("/api/waitlist", responses=problem_responses(*LIST_ERRORS))
+async def list_waitlist(
+    user_id: CurrentUserId, page: PageRequestDep, request: Request, service: RegistrationServiceDep
+) -> Page[WaitlistEntryRead]:
+    """The current user's waiting-list entries, newest first."""
+    found = await service.list_entries(user_id, page)
+    items = [WaitlistEntryRead.of(entry, position) for entry, position in found.items]
+    return Page[WaitlistEntryRead].model_validate(
+        page_body(request.url, page, Found(items, found.count))
+    )
+
+
+@waitlist_router.get("/api/waitlist/{entry_id}", responses=problem_responses(*ENTRY_OF_MINE))
+async def get_waitlist_entry(
+    entry_id: uuid.UUID, user_id: CurrentUserId, service: RegistrationServiceDep
+) -> WaitlistEntryRead:
+    return WaitlistEntryRead.of(*await service.get_entry(user_id, entry_id))
+
+
+@waitlist_router.delete("/api/waitlist/{entry_id}", responses=problem_responses(*ENTRY_OF_MINE))
+async def leave_waitlist(
+    entry_id: uuid.UUID, user_id: CurrentUserId, service: RegistrationServiceDep
+) -> WaitlistEntryRead:
+    """Leaves the waiting list; leaving twice changes nothing. (An entry already offered a
+    seat keeps its offer: cancel that registration to give the seat up.)"""
+    return WaitlistEntryRead.of(*await service.leave_waitlist(user_id, entry_id))

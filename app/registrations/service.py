@@ -1,32 +1,48 @@
-"""Registering visitors, confirming them by a code sent through the outbox, cancelling."""
+"""The registration rules a visitor meets (SPEC §4.3, §4.5): registering, confirming with the
+emailed code, asking for a new code, cancelling; joining and leaving the waiting list. What
+happens with time and upstream is in lifecycle.py."""
 
 import asyncio
-import hashlib
-import hmac
 import logging
-import secrets
+import math
 import uuid
+from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-
+from app.core.config import Settings
 from app.core.database import UnitOfWork, utcnow
+from app.core.metrics import Metrics
 from app.core.pagination import Found, PageRequest
-from app.events.service import Catalogue
+from app.events.models import Event
 from app.outbox.models import OutboxStatus
 from app.outbox.repository import OutboxRepository
-from app.outbox.service import Outbox
-from app.registrations import notices
+from app.registrations.codes import new_code
 from app.registrations.errors import (
     AlreadyRegisteredError,
+    AlreadyWaitingError,
     EventFullError,
     RegistrationCancelledError,
     RegistrationClosedError,
+    RegistrationConfirmedError,
+    RegistrationExpiredError,
+    RegistrationLimitReachedError,
     RegistrationLockedError,
     RegistrationNotFoundError,
+    ResendLimitReachedError,
+    ResendTooSoonError,
+    SeatsAvailableError,
+    WaitlistEntryNotFoundError,
+    WaitlistLimitReachedError,
     WrongCodeError,
 )
-from app.registrations.models import Registration, RegistrationStatus, email_key
-from app.registrations.repository import RegistrationRepository
+from app.registrations.lifecycle import Lifecycle
+from app.registrations.models import (
+    MAX_CODE_RESENDS,
+    Registration,
+    RegistrationStatus,
+    WaitlistEntry,
+    WaitlistStatus,
+    email_key,
+)
 from app.registrations.schemas import NotificationStatus, RegistrationCreate
 
 logger = logging.getLogger(__name__)
@@ -38,101 +54,111 @@ NOTIFICATION_STATUSES = {
 }
 
 
-def new_code() -> str:
-    return f"{secrets.randbelow(1_000_000):06d}"
+def refuse_unless_holding(registration: Registration, now: datetime) -> None:
+    """Raises the error that says why a registration cannot be confirmed or get a new code:
+    it is confirmed, cancelled, expired or locked."""
+    status = registration.status_at(now)
+    if status is RegistrationStatus.CONFIRMED:
+        raise RegistrationConfirmedError()
+    if status is RegistrationStatus.CANCELLED:
+        raise RegistrationCancelledError()
+    if status is RegistrationStatus.EXPIRED:
+        raise RegistrationExpiredError()
+    if registration.locked:
+        raise RegistrationLockedError()
 
 
 class RegistrationService:
-    """The registration rules, in the caller's unit of work."""
+    """The visitor's side, in the caller's unit of work."""
 
-    def __init__(self, work: UnitOfWork, secret_key: str, relay_wake: asyncio.Event) -> None:
-        self.secret = secret_key.encode()
-        self.registrations = RegistrationRepository(work.session)
-        self.catalogue = Catalogue(work)
-        self.outbox = Outbox(work, relay_wake)
+    def __init__(
+        self, work: UnitOfWork, settings: Settings, relay_wake: asyncio.Event, metrics: Metrics
+    ) -> None:
+        self.settings = settings
+        self.lifecycle = Lifecycle(work, settings, relay_wake, metrics)
+        self.catalogue = self.lifecycle.catalogue
+        self.registrations = self.lifecycle.registrations
+        self.waitlist = self.lifecycle.waitlist
+        self.notices = self.lifecycle.notices
+        self.codes = self.lifecycle.codes
         self.messages = OutboxRepository(work.session)
 
-    def _code_hash(self, registration_id: uuid.UUID, code: str) -> str:
-        """A keyed hash, bound to the registration: a 6-digit code has too few values for
-        a plain hash to hide it."""
-        message = f"{registration_id}:{code}".encode()
-        return hmac.new(self.secret, message, hashlib.sha256).hexdigest()
+    # -- registrations
 
     async def register(
         self, user_id: uuid.UUID, event_id: uuid.UUID, data: RegistrationCreate
     ) -> Registration:
-        event = await self.catalogue.event(event_id)
-        if not event.registration_is_open(utcnow()):
-            raise RegistrationClosedError()
-        key = email_key(data.email)
-        if await self.registrations.email_is_registered(event_id, key):
-            raise AlreadyRegisteredError()
-        if not await self.catalogue.take_seat(event_id):
+        now = utcnow()
+        event = await self._settled_event(event_id, now)
+        await self._refuse_a_second_registration(event, user_id, data.email)
+        if event.waitlist_count or event.free_seats == 0:
             raise EventFullError()
-        code = new_code()
-        message = await self.outbox.put(
-            notices.Notice.CODE, data.email, notices.code_text(data.full_name, code)
+        registration = await self.lifecycle.hold_seat(
+            event, user_id, data.full_name, data.email, now
         )
-        registration = Registration(
-            id=uuid.uuid4(),
-            event_id=event_id,
-            user_id=user_id,
-            full_name=data.full_name,
-            email=data.email,
-            email_key=key,
-            code_message_id=message.id,
-        )
-        registration.code_hash = self._code_hash(registration.id, code)
-        try:
-            await self.registrations.add(registration)
-        except IntegrityError:  # a concurrent request registered the same email meanwhile
-            raise AlreadyRegisteredError() from None
         logger.info(
             "registration created",
             extra={"registration_id": str(registration.id), "event_id": str(event_id)},
         )
         return registration
 
-    async def _get(self, user_id: uuid.UUID, registration_id: uuid.UUID) -> Registration:
-        registration = await self.registrations.get_for_user(registration_id, user_id)
-        if registration is None:
-            raise RegistrationNotFoundError()
-        return registration
-
     async def confirm(
         self, user_id: uuid.UUID, registration_id: uuid.UUID, code: str
     ) -> Registration:
-        registration = await self._get(user_id, registration_id)
-        if registration.status == RegistrationStatus.CONFIRMED:
-            return registration
-        if registration.status == RegistrationStatus.CANCELLED:
-            raise RegistrationCancelledError()
-        if registration.locked:
-            raise RegistrationLockedError()
-        if not hmac.compare_digest(registration.code_hash, self._code_hash(registration.id, code)):
-            if await self.registrations.count_failed_attempt(registration.id):
+        registration = await self._mine(user_id, registration_id)
+        now = utcnow()
+        if registration.status_at(now) is RegistrationStatus.CONFIRMED:
+            return registration  # confirming again changes nothing
+        refuse_unless_holding(registration, now)
+        if not self.codes.matches(registration.id, code, registration.code_hash):
+            if await self.registrations.count_failed_attempt(registration.id, now):
                 raise WrongCodeError()
-            raise RegistrationLockedError()  # locked by a concurrent wrong code meanwhile
-        await self.registrations.confirm(registration.id, utcnow())
+        elif await self.registrations.confirm(registration.id, now):
+            await self.registrations.refresh(registration)
+            return registration
+        # Changed meanwhile (confirmed, cancelled, expired or locked by a concurrent request).
         await self.registrations.refresh(registration)
-        if registration.status == RegistrationStatus.CANCELLED:  # cancelled meanwhile
-            raise RegistrationCancelledError()
-        if registration.status != RegistrationStatus.CONFIRMED:  # locked meanwhile
-            raise RegistrationLockedError()
+        if registration.status_at(now) is RegistrationStatus.CONFIRMED:
+            return registration
+        refuse_unless_holding(registration, now)
+        raise RegistrationLockedError()
+
+    async def resend_code(self, user_id: uuid.UUID, registration_id: uuid.UUID) -> Registration:
+        """A new code, in a new notice; the old code stops working. The hold and the count of
+        wrong codes stay as they were."""
+        registration = await self._mine(user_id, registration_id)
+        now = utcnow()
+        self._refuse_a_resend(registration, now)
+        code = new_code()
+        notice = await self.notices.new_code(registration, code)
+        interval = timedelta(seconds=self.settings.code_resend_interval_seconds)
+        replaced = await self.registrations.replace_code(
+            registration.id,
+            self.codes.hash(registration.id, code),
+            now,
+            last_code_before=now - interval,
+            notice_id=notice.id,
+        )
+        await self.registrations.refresh(registration)
+        if not replaced:  # a concurrent request changed it (the notice goes with the rollback)
+            self._refuse_a_resend(registration, now)
+            raise ResendTooSoonError(retry_after=1)
         return registration
 
     async def cancel(self, user_id: uuid.UUID, registration_id: uuid.UUID) -> Registration:
-        """Cancels, frees the seat and queues a cancellation notice; cancelling again changes
-        nothing."""
-        registration = await self._get(user_id, registration_id)
-        if await self.registrations.cancel(registration.id, utcnow()):
-            await self.catalogue.free_seat(registration.event_id)
-            message = await self.outbox.put(
-                notices.Notice.CANCELLED,
-                registration.email,
-                notices.cancelled_text(registration.full_name),
-            )
-            registration.cancel_message_id = message.id
+        """Cancels, frees the seat (for the waiting list first) and queues a cancellation
+        notice; a cancelled or expired registration comes back unchanged."""
+        registration = await self._mine(user_id, registration_id)
+        now = utcnow()
+        status = registration.status_at(now)
+        if status in (RegistrationStatus.CANCELLED, RegistrationStatus.EXPIRED):
+            return registration
+        event = await self.catalogue.lock(registration.event_id)
+        if await self.registrations.cancel(registration.id, now):
+            event.release_seats(1)
+            notice = await self.notices.cancelled(registration)
+            await self.registrations.set_notice(registration.id, notice.id)
+            await self.lifecycle.settle(event, now)
         await self.registrations.refresh(registration)
         return registration
 
@@ -140,8 +166,8 @@ class RegistrationService:
         self, user_id: uuid.UUID, registration_id: uuid.UUID
     ) -> tuple[Registration, NotificationStatus | None]:
         """The registration, and how delivering its latest notice went."""
-        registration = await self._get(user_id, registration_id)
-        message_id = registration.cancel_message_id or registration.code_message_id
+        registration = await self._mine(user_id, registration_id)
+        message_id = registration.notice_message_id
         status = await self.messages.status_of(message_id) if message_id else None
         return registration, NOTIFICATION_STATUSES.get(status) if status else None
 
@@ -151,3 +177,117 @@ class RegistrationService:
             user_id, offset=page.offset, limit=page.page_size
         )
         return Found(rows, count)
+
+    # -- the waiting list
+
+    async def join_waitlist(
+        self, user_id: uuid.UUID, event_id: uuid.UUID, data: RegistrationCreate
+    ) -> tuple[WaitlistEntry, int]:
+        """A new waiting entry, and its position; only while the event has no seat for a
+        direct registration."""
+        now = utcnow()
+        event = await self._settled_event(event_id, now)
+        if not event.waitlist_count and event.free_seats != 0:
+            raise SeatsAvailableError()
+        await self._refuse_a_second_registration(event, user_id, data.email)
+        if await self.waitlist.email_is_waiting(event_id, email_key(data.email)):
+            raise AlreadyWaitingError()
+        if (
+            await self.waitlist.count_waiting_for_user(event_id, user_id)
+            >= self.settings.registrations_per_user_per_event
+        ):
+            raise WaitlistLimitReachedError()
+        entry = WaitlistEntry(
+            id=uuid.uuid4(),
+            event_id=event_id,
+            user_id=user_id,
+            full_name=data.full_name,
+            email=data.email,
+            email_key=email_key(data.email),
+            created_at=now,
+        )
+        await self.waitlist.add(entry)
+        entry.event, entry.registration = event, None
+        event.waitlist_count += 1
+        return entry, event.waitlist_count
+
+    async def leave_waitlist(
+        self, user_id: uuid.UUID, entry_id: uuid.UUID
+    ) -> tuple[WaitlistEntry, int | None]:
+        """The entry leaves the list; leaving again, or an entry no longer waiting, changes
+        nothing."""
+        entry = await self._my_entry(user_id, entry_id)
+        if entry.stored_status == WaitlistStatus.WAITING:
+            event = await self.catalogue.lock(entry.event_id)
+            if await self.waitlist.leave(entry.id, utcnow()):
+                event.waitlist_count -= 1
+            await self.waitlist.refresh(entry)
+        return entry, await self._position(entry, utcnow())
+
+    async def get_entry(
+        self, user_id: uuid.UUID, entry_id: uuid.UUID
+    ) -> tuple[WaitlistEntry, int | None]:
+        entry = await self._my_entry(user_id, entry_id)
+        return entry, await self._position(entry, utcnow())
+
+    async def list_entries(
+        self, user_id: uuid.UUID, page: PageRequest
+    ) -> Found[tuple[WaitlistEntry, int | None]]:
+        count = await self.waitlist.count_for_user(user_id)
+        entries = await self.waitlist.page_for_user(
+            user_id, offset=page.offset, limit=page.page_size
+        )
+        now = utcnow()
+        return Found([(entry, await self._position(entry, now)) for entry in entries], count)
+
+    # -- shared checks
+
+    async def _settled_event(self, event_id: uuid.UUID, now: datetime) -> Event:
+        """The event, locked and settled (lapsed holds freed, free seats offered), open for
+        registration. The lock also serialises the checks that follow with any other request
+        for the event, so that two of them cannot both pass (the unique indexes on active and
+        waiting emails stand behind that)."""
+        event = await self.catalogue.lock(event_id)
+        await self.lifecycle.settle(event, now)
+        if not event.registration_is_open(now):
+            raise RegistrationClosedError()
+        return event
+
+    async def _refuse_a_second_registration(
+        self, event: Event, user_id: uuid.UUID, email: str
+    ) -> None:
+        if await self.registrations.email_is_active(event.id, email_key(email)):
+            raise AlreadyRegisteredError()
+        if (
+            await self.registrations.count_active_for_user(event.id, user_id)
+            >= self.settings.registrations_per_user_per_event
+        ):
+            raise RegistrationLimitReachedError()
+
+    def _refuse_a_resend(self, registration: Registration, now: datetime) -> None:
+        refuse_unless_holding(registration, now)
+        if registration.codes_resent >= MAX_CODE_RESENDS:
+            raise ResendLimitReachedError()
+        next_allowed = registration.code_sent_at + timedelta(
+            seconds=self.settings.code_resend_interval_seconds
+        )
+        if next_allowed > now:
+            wait = math.ceil((next_allowed - now).total_seconds())
+            raise ResendTooSoonError(retry_after=max(wait, 1))
+
+    async def _position(self, entry: WaitlistEntry, now: datetime) -> int | None:
+        if entry.status_at(now) is not WaitlistStatus.WAITING:
+            return None
+        return await self.waitlist.position(entry)
+
+    async def _mine(self, user_id: uuid.UUID, registration_id: uuid.UUID) -> Registration:
+        registration = await self.registrations.get_for_user(registration_id, user_id)
+        if registration is None:
+            raise RegistrationNotFoundError()
+        return registration
+
+    async def _my_entry(self, user_id: uuid.UUID, entry_id: uuid.UUID) -> WaitlistEntry:
+        entry = await self.waitlist.get_for_user(entry_id, user_id)
+        if entry is None:
+            raise WaitlistEntryNotFoundError()
+        return entry

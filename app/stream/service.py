@@ -16,7 +16,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app.core.database import Database
 from app.core.metrics import Metrics
-from app.events.service import Catalogue
+from app.registrations.lifecycle import ProviderUpdates
 from app.stream.repository import ParkedMessageRepository
 from app.sync.records import ProviderEvent, read_event
 
@@ -74,8 +74,9 @@ def _describe(error: Exception) -> str:
 
 
 class StreamService:
-    def __init__(self, database: Database, metrics: Metrics) -> None:
+    def __init__(self, database: Database, updates: ProviderUpdates, metrics: Metrics) -> None:
         self._database = database
+        self._updates = updates
         self._metrics = metrics
 
     async def handle(self, delivery: Delivery) -> Outcome:
@@ -99,7 +100,7 @@ class StreamService:
 
     async def _apply(self, event: ProviderEvent) -> Outcome:
         async with self._database.transaction() as work:
-            counts = await Catalogue(work).apply([event])
+            counts = await self._updates.apply(work, [event])
         return Outcome.SKIPPED if counts.unchanged else Outcome.APPLIED
 
     async def _park(self, delivery: Delivery, error: Exception) -> Outcome:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import Database, UnitOfWork, utcnow
 from app.events.repository import BatchCounts
-from app.events.service import Catalogue
+from app.registrations.lifecycle import ProviderUpdates
 from app.sync.models import SyncRun
 from app.sync.provider import EventsProviderClient, ProviderError
 from app.sync.records import ProviderEvent, read_event
@@ -62,9 +62,12 @@ class SyncService:
     """Made once per process: `start` records a run in the caller's unit of work; `execute`
     then applies the provider's pages in units of work of its own, one per batch."""
 
-    def __init__(self, database: Database, provider: EventsProviderClient) -> None:
+    def __init__(
+        self, database: Database, provider: EventsProviderClient, updates: ProviderUpdates
+    ) -> None:
         self._database = database
         self._provider = provider
+        self._updates = updates
 
     async def start(
         self, work: UnitOfWork, mode: SyncMode, on_date: date | None = None
@@ -126,7 +129,7 @@ class SyncService:
         async with self._database.transaction() as work:
             if not await LeaseRepository(work.session).renew(SYNC_LEASE, active.holder, LEASE_TTL):
                 raise LeaseLostError()
-            active.counts.add(await Catalogue(work).apply(batch))
+            active.counts.add(await self._updates.apply(work, batch))
             await _record_progress(work.session, active)
 
     async def _apply_what_was_read(self, active: ActiveRun, batch: Sequence[ProviderEvent]) -> None:

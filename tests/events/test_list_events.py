@@ -55,6 +55,7 @@ async def test_an_event_has_every_field_of_the_contract(client, auth, db):
         "capacity": 80,
         "registrations_count": 3,
         "seats_left": 77,
+        "waitlist_count": 0,
     }
     assert body["event_time"].endswith("Z")
 

@@ -35,7 +35,14 @@ async def start_replica(database_url: str) -> tuple[asyncio.subprocess.Process, 
         "--no-migrate",
         "--port",
         str(port),
-        env=service_environment(database_url, LOG_LEVEL="WARNING"),
+        # One user registers every guest here: the per-user limit must not be what refuses.
+        # Ten connections each: the replicas must not need more than the server allows.
+        env=service_environment(
+            database_url,
+            LOG_LEVEL="WARNING",
+            REGISTRATIONS_PER_USER_PER_EVENT=str(ATTEMPTS),
+            DATABASE_POOL_SIZE="10",
+        ),
         cwd=PROJECT_ROOT,
         stdin=asyncio.subprocess.DEVNULL,
     )

@@ -1,6 +1,7 @@
 """The Kafka path, through FastStream's in-memory TestKafkaBroker (no Kafka broker can run
 here): the same subscriber and handler the app builds for a kafka:// BROKER_URL."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from app.core.database import Database, create_engine
 from app.core.metrics import Metrics
 from app.events.models import Event
+from app.registrations.lifecycle import ProviderUpdates
 from app.stream.consumer import create_stream_consumer
 from app.stream.models import ParkedStreamMessage
 from app.stream.service import Outcome, StreamService
@@ -35,7 +37,8 @@ class Kafka:
 async def kafka_for(database_url: str, database) -> AsyncIterator[Kafka]:
     settings = make_settings(database_url, broker_url="kafka://kafka-1:9092,kafka-2:9092")
     metrics = Metrics()
-    consumer = create_stream_consumer(settings, StreamService(database, metrics))
+    updates = ProviderUpdates(settings, asyncio.Event(), metrics)
+    consumer = create_stream_consumer(settings, StreamService(database, updates, metrics))
     assert consumer is not None
     async with TestKafkaBroker(consumer.broker) as broker:
         yield Kafka(broker, metrics)

@@ -1,6 +1,7 @@
 """Provider changes published to a real Redis stream reach GET /api/events/{id}, on both
 databases, through the consumer that the app runs in its lifespan."""
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -8,12 +9,14 @@ from sqlalchemy import select
 
 from app.core.metrics import Metrics
 from app.dependencies import container_of
+from app.registrations.lifecycle import ProviderUpdates
 from app.stream.consumer import GROUP
 from app.stream.models import ParkedStreamMessage
 from app.stream.service import Delivery, Outcome, StreamService
 from app.sync.service import SyncMode
 from fakes.generator import generate_events
 from fakes.provider import EVENTS_PATH, FakeProvider
+from tests.conftest import make_settings
 from tests.stream.conftest import consuming_app, eventually, pending, publish
 from tests.support.metrics import sample
 from tests.support.servers import serving
@@ -107,7 +110,10 @@ async def test_a_replay_after_a_crash_between_commit_and_ack_is_harmless(
     event = record(name="applied before the crash")
     entry = await publish(redis, topic, event)
     await redis.xreadgroup(GROUP, "crashed-replica", {topic: ">"}, count=1)
-    await StreamService(database, Metrics()).handle(
+    settings = make_settings(database_url)
+    metrics = Metrics()
+    updates = ProviderUpdates(settings, asyncio.Event(), metrics)
+    await StreamService(database, updates, metrics).handle(
         Delivery(topic, entry, (await redis.xrange(topic))[0][1][b"__data__"])
     )
     assert await pending(redis, topic) == 1

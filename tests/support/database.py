@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from app.core.database import create_engine
 from app.core.migrations import upgrade_to_head
 from app.models import Base
 
@@ -45,6 +46,12 @@ async def empty_tables(engine: AsyncEngine) -> None:
         else:
             for name in names:
                 await connection.execute(text(f"DELETE FROM {name}"))  # noqa: S608
+
+
+async def empty_database(url: str) -> None:
+    engine = create_engine(url)
+    await empty_tables(engine)
+    await engine.dispose()
 
 
 async def create_scratch_postgres_database(url: str, suffix: str) -> str:

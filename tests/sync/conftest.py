@@ -4,10 +4,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from app.dependencies import container_of
 from app.sync.provider import EventsProviderClient
 from app.sync.service import SyncService
 from fakes.provider import EVENTS_PATH, FakeProvider
-from tests.conftest import client_of, database_of, make_settings, running_app
+from tests.conftest import client_of, make_settings, running_app
 from tests.support.servers import serving
 
 PROVIDER_TOKEN = "provider-token-that-must-stay-home"
@@ -58,4 +59,5 @@ async def sync_service(
             backoff_base=0.001,
             backoff_cap=0.01,
         )
-        yield SyncService(database_of(sync_app), client)
+        container = container_of(sync_app)
+        yield SyncService(container.database, client, container.provider_updates)

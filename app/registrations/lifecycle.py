@@ -1,0 +1,204 @@
+"""What happens to registrations and waiting entries with time and with changes upstream: holds
+that lapse, seats offered to the waiting list, events cancelled, moved, resized or closed by
+the provider (SPEC §4.5). The visitor's own actions are in service.py; both share `Lifecycle`.
+
+Every change to an event's seats happens with the event's row locked (`Catalogue.lock`), in one
+unit of work with the notices it causes. Under that lock the event's counters are exact, so
+"each freed seat is offered to exactly one entry, oldest first" is plain arithmetic, however
+many replicas cancel, register and sweep at once: on PostgreSQL they queue on the row lock (the
+sweep skips an event somebody holds — the holder settles it), on SQLite on the database's one
+writer.
+"""
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from app.core.config import Settings
+from app.core.database import Database, UnitOfWork, utcnow
+from app.core.metrics import Counter, Metrics
+from app.events.models import Event
+from app.events.repository import BatchCounts, EventChange
+from app.events.service import Catalogue
+from app.outbox.service import Outbox
+from app.registrations.codes import CodeHasher, new_code
+from app.registrations.models import Registration, WaitlistEntry, email_key
+from app.registrations.notices import Notices
+from app.registrations.repository import RegistrationRepository, WaitlistRepository
+from app.sync.records import ProviderEvent
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH = 500
+
+
+class Lifecycle:
+    """The seat rules shared by every path that frees or fills seats, in one unit of work."""
+
+    def __init__(
+        self, work: UnitOfWork, settings: Settings, relay_wake: asyncio.Event, metrics: Metrics
+    ) -> None:
+        self.work = work
+        self.settings = settings
+        self.metrics = metrics
+        self.catalogue = Catalogue(work)
+        self.registrations = RegistrationRepository(work.session)
+        self.waitlist = WaitlistRepository(work.session)
+        self.notices = Notices(Outbox(work, relay_wake))
+        self.codes = CodeHasher(settings.secret_key)
+
+    async def hold_seat(
+        self, event: Event, user_id: uuid.UUID, full_name: str, email: str, now: datetime
+    ) -> Registration:
+        """A new pending registration holding one of the event's seats for
+        REGISTRATION_HOLD_SECONDS; its code goes out at once. The caller checked the seat."""
+        until = now + timedelta(seconds=self.settings.registration_hold_seconds)
+        registration = self._pending(event, user_id, full_name, email, now, until)
+        code = new_code()
+        registration.code_hash = self.codes.hash(registration.id, code)
+        registration.notice_message_id = (await self.notices.code(registration, code)).id
+        await self.registrations.add(registration)
+        event.take_seats(1, until)
+        return registration
+
+    async def settle(self, event: Event, now: datetime) -> None:
+        """With `event` locked: records the holds that lapsed (their seats free, their offers
+        end), then ends the waiting list if registration has closed, or else offers every free
+        seat to the oldest waiting entries."""
+        await self._expire_lapsed_holds(event, now)
+        if not event.registration_is_open(now):
+            await self._end_waiting(event, now)
+        else:
+            await self._offer_free_seats(event, now)
+
+    async def follow(self, changes: Sequence[EventChange]) -> None:
+        """Follows what the provider changed about stored events (the sync or the stream
+        applied it in this unit of work)."""
+        now = utcnow()
+        for change in changes:
+            event = await self.catalogue.lock(change.event_id)
+            if change.cancelled:
+                await self._cancel_everything(event, now)
+                continue
+            if change.rescheduled_to is not None:
+                await self._announce_new_time(event, change.rescheduled_to, now)
+            if change.seats_or_status:
+                await self.settle(event, now)
+
+    def _pending(
+        self,
+        event: Event,
+        user_id: uuid.UUID,
+        full_name: str,
+        email: str,
+        now: datetime,
+        until: datetime,
+    ) -> Registration:
+        return Registration(
+            id=uuid.uuid4(),
+            event_id=event.id,
+            user_id=user_id,
+            full_name=full_name,
+            email=email,
+            email_key=email_key(email),
+            expires_at=until,
+            code_sent_at=now,
+            created_at=now,
+        )
+
+    async def _expire_lapsed_holds(self, event: Event, now: datetime) -> None:
+        if event.next_hold_expiry is None or event.next_hold_expiry > now:
+            return  # no hold can have lapsed: no need to look
+        lapsed = await self.registrations.expire_lapsed(event.id, now)
+        event.release_seats(len(lapsed))
+        offers = await self.waitlist.expire_offers(lapsed, now)
+        event.next_hold_expiry = await self.registrations.next_hold_expiry(event.id)
+        self._count(self.metrics.holds_expired, len(lapsed))
+        self._count(self.metrics.offers_expired, offers)
+
+    async def _offer_free_seats(self, event: Event, now: datetime) -> None:
+        free = event.free_seats
+        if not event.waitlist_count or free == 0:
+            return
+        wanted = event.waitlist_count if free is None else min(free, event.waitlist_count)
+        for entry in await self.waitlist.oldest_waiting(event.id, wanted):
+            await self._offer(event, entry, now)
+
+    async def _offer(self, event: Event, entry: WaitlistEntry, now: datetime) -> None:
+        """The entry gets a pending registration holding a seat for WAITLIST_OFFER_SECONDS,
+        its code in an offer notice."""
+        until = now + timedelta(seconds=self.settings.waitlist_offer_seconds)
+        offer = self._pending(event, entry.user_id, entry.full_name, entry.email, now, until)
+        code = new_code()
+        offer.code_hash = self.codes.hash(offer.id, code)
+        offer.notice_message_id = (await self.notices.offer(offer, event, code, until)).id
+        await self.registrations.add(offer)
+        await self.waitlist.mark_offered(entry.id, offer.id, now)
+        event.take_seats(1, until)
+        event.waitlist_count -= 1
+        self._count(self.metrics.offers_made, 1)
+
+    async def _end_waiting(self, event: Event, now: datetime) -> list[WaitlistEntry]:
+        ended = await self.waitlist.end_waiting(event.id, now) if event.waitlist_count else []
+        event.waitlist_count = 0
+        return ended
+
+    async def _cancel_everything(self, event: Event, now: datetime) -> None:
+        """The provider cancelled the event: its registrations are cancelled and its waiting
+        entries end, each visitor told once."""
+        await self._expire_lapsed_holds(event, now)
+        for registration in await self.registrations.cancel_all_active(event.id, now):
+            notice = await self.notices.event_cancelled(registration, event)
+            await self.registrations.set_notice(registration.id, notice.id)
+        for entry in await self._end_waiting(event, now):
+            await self.notices.event_cancelled(entry, event)
+        event.release_seats(event.registrations_count)  # every one
+        event.next_hold_expiry = None
+
+    async def _announce_new_time(self, event: Event, new_time: datetime, now: datetime) -> None:
+        for registration in await self.registrations.active_for_event(event.id, now):
+            notice = await self.notices.rescheduled(registration, event, new_time)
+            await self.registrations.set_notice(registration.id, notice.id)
+
+    def _count(self, counter: Counter, amount: int) -> None:
+        """Counted once the unit of work commits (a rolled-back expiry expired nothing)."""
+        if amount:
+            self.work.after_commit(lambda: counter.inc(amount))
+
+
+class ProviderUpdates:
+    """How the sync and the stream consumer apply provider records: to the catalogue, with the
+    registrations and waiting entries following what changed, in the caller's unit of work."""
+
+    def __init__(self, settings: Settings, relay_wake: asyncio.Event, metrics: Metrics) -> None:
+        self._settings = settings
+        self._relay_wake = relay_wake
+        self._metrics = metrics
+
+    async def apply(self, work: UnitOfWork, records: Sequence[ProviderEvent]) -> BatchCounts:
+        applied = await Catalogue(work).apply(records)
+        lifecycle = Lifecycle(work, self._settings, self._relay_wake, self._metrics)
+        await lifecycle.follow(applied.changes)
+        return applied.counts
+
+
+async def sweep(
+    database: Database, settings: Settings, relay_wake: asyncio.Event, metrics: Metrics
+) -> int:
+    """One round of the background sweep: settles every event that needs it — a hold may have
+    lapsed, or somebody waits while a seat is free or registration has closed — each in a unit
+    of work of its own, skipping those another transaction holds. Returns how many it settled;
+    safe to run on every replica at once."""
+    async with database.transaction() as work:
+        due = await Catalogue(work).due_for_settling(SWEEP_BATCH)
+    settled = 0
+    for event_id in due:
+        async with database.transaction() as work:
+            lifecycle = Lifecycle(work, settings, relay_wake, metrics)
+            event = await lifecycle.catalogue.lock_unless_busy(event_id)
+            if event is not None:
+                await lifecycle.settle(event, utcnow())
+                settled += 1
+    return settled
