@@ -32,10 +32,10 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from app.core.database import create_engine, create_session_factory
+from app.core.database import Database, create_engine
 from app.core.migrations import upgrade_to_head
+from app.events.service import Catalogue
 from app.sync.records import read_event
-from app.sync.repository import CatalogueRepository
 from fakes.generator import generate_events
 from tests.support.processes import free_port, service_environment
 
@@ -112,16 +112,12 @@ async def recreate_database(database_url: str) -> None:
 
 async def load_catalogue(database_url: str, count: int) -> None:
     events = [event for event in map(read_event, generate_events(count, seed=5)) if event]
-    engine = create_engine(database_url)
-    async with create_session_factory(engine)() as session:
-        catalogue = CatalogueRepository(session)
+    database = Database(create_engine(database_url))
+    async with database.transaction() as work:
+        catalogue = Catalogue(work)
         for start in range(0, len(events), BATCH):
-            batch = events[start : start + BATCH]
-            places = {event.place.id: event.place for event in batch if event.place}
-            await catalogue.upsert_venues(list(places.values()))
-            await catalogue.upsert_events(batch)
-        await session.commit()
-    await engine.dispose()
+            await catalogue.apply(events[start : start + BATCH])
+    await database.dispose()
     # Planner statistics and the visibility map, as a database that has lived a while has them.
     await execute(asyncpg_dsn(database_url), "VACUUM ANALYZE")
 

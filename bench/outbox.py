@@ -21,12 +21,11 @@ import httpx
 from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
+from app.container import open_container
 from app.core.config import load_settings
-from app.core.database import create_engine, create_session_factory
-from app.core.metrics import Metrics
 from app.core.migrations import upgrade_to_head
+from app.jobs import outbox_relay
 from app.outbox.models import OutboxMessage, OutboxStatus
-from app.outbox.relay import OutboxRelay, create_notifications_http_client
 from app.outbox.repository import OutboxRepository
 from tests.support.notifications import new_ids, seed_messages
 from tests.support.processes import free_port
@@ -55,30 +54,27 @@ async def drain(args: argparse.Namespace, database_url: str, base_url: str) -> N
         outbox_concurrency=args.concurrency,
         outbox_poll_interval_seconds=0.05,
     )
-    engine = create_engine(database_url)
-    sessions = create_session_factory(engine)
-    async with sessions() as session:
-        await session.execute(delete(OutboxMessage))
-        await session.commit()
-    await seed_messages(sessions, new_ids(args.messages))
-    stopping = asyncio.Event()
-    async with create_notifications_http_client(settings) as http:
-        relay = OutboxRelay(sessions, http, settings, Metrics(), asyncio.Event())
+    async with open_container(settings) as container:
+        database = container.database
+        async with database.transaction() as work:
+            await work.session.execute(delete(OutboxMessage))
+        await seed_messages(database, new_ids(args.messages))
+        stopping = asyncio.Event()
+        relay = outbox_relay(container)
         started = time.perf_counter()
         task = asyncio.create_task(relay.run(stopping))
         while True:
-            async with sessions() as session:
-                counts = await OutboxRepository(session).count_by_status()
+            async with database.transaction() as work:
+                counts = await OutboxRepository(work.session).count_by_status()
             if not counts.get(OutboxStatus.PENDING):
                 break
             await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - started
         stopping.set()
         await task
-    await engine.dispose()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"{engine.dialect.name}: {args.messages} messages in {elapsed:.2f}s = "
+        f"{database.dialect}: {args.messages} messages in {elapsed:.2f}s = "
         f"{args.messages / elapsed:.0f} messages/s (batch {args.batch_size}, "
         f"concurrency {args.concurrency}); sent {counts.get(OutboxStatus.SENT, 0)}, "
         f"dead {counts.get(OutboxStatus.DEAD, 0)}; peak RSS {peak:.0f} MiB"

@@ -21,9 +21,10 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from app.core.database import create_engine, create_session_factory
+from app.container import open_container
+from app.core.config import load_settings
+from app.core.database import create_engine
 from app.core.migrations import upgrade_to_head
-from app.sync.provider import EventsProviderClient
 from app.sync.service import SyncMode, SyncService
 from tests.support.processes import free_port
 
@@ -71,20 +72,21 @@ async def timed_run(service: SyncService) -> tuple[float, object]:
 
 async def bench(events: int, database_url: str, provider_url: str) -> None:
     await empty_catalogue(database_url)
-    engine = create_engine(database_url)
-    async with httpx.AsyncClient(timeout=30) as http:
-        service = SyncService(
-            create_session_factory(engine), EventsProviderClient(http, provider_url)
-        )
+    settings = load_settings(
+        database_url=database_url,
+        environment="test",
+        jwt_secret_key="bench-secret-key-that-is-long-enough-0123",  # noqa: S106
+        events_provider_url=provider_url,
+    )
+    async with open_container(settings) as container:
         print(f"peak RSS before the first run: {peak_rss_mib():.0f} MiB")
         for label in ("first full sync (all created)", "second full sync (all unchanged)"):
-            seconds, run = await timed_run(service)
+            seconds, run = await timed_run(container.sync)
             print(
                 f"{label}: {events} events in {seconds:.1f} s = {events / seconds:,.0f} events/s; "
                 f"run: created={run.created} updated={run.updated} unchanged={run.unchanged} "
                 f"status={run.status}; peak RSS {peak_rss_mib():.0f} MiB"
             )
-    await engine.dispose()
 
 
 def main() -> None:
