@@ -212,6 +212,7 @@ class OutboxRelay:
             except DatabaseUnavailableError:
                 if time.monotonic() > give_up_at:
                     raise
+                logger.warning("outbox relay: the database is unavailable; recording again")
                 await asyncio.sleep(DATABASE_RETRY_SECONDS)
 
     async def _record_once(self, results: list[tuple[OutboxMessage, Outcome | None]]) -> None:
