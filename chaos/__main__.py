@@ -1,7 +1,7 @@
 """`make chaos`: the outbox's fault scenarios, then rolling restarts behind HAProxy; prints
 the tables (with the machine and the date) for docs/operations.md.
 
-    ./scripts/chaos [--no-postgres-restart] [--load-seconds N]
+    ./scripts/chaos [--no-postgres-restart] [--only outbox|rolling]
 
 Uses the PostgreSQL database CHAOS_DATABASE_URL (default: `chaos` on 127.0.0.1, recreated),
 HAProxy and wrk; restarts the local PostgreSQL cluster once (other clients of it see a few
@@ -24,9 +24,6 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--no-postgres-restart", action="store_true")
-    parser.add_argument(
-        "--load-seconds", type=int, default=40, help="wrk's run per rolling restart"
-    )
     parser.add_argument("--only", choices=("outbox", "rolling"))
     args = parser.parse_args()
     for tool in ("haproxy", "wrk"):
@@ -52,8 +49,8 @@ def main() -> None:
         results = []
         for setup in rolling.SETUPS:
             print(f"  {setup.label} …", flush=True)
-            results.append(rolling.rolling_restart(url, setup, log, args.load_seconds))
-        print(rolling.table(results, args.load_seconds), flush=True)
+            results.append(rolling.rolling_restart(url, setup, log))
+        print(rolling.table(results), flush=True)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ WRK_CONNECTIONS = 16
 USERNAME, PASSWORD = "chaos-user", "chaos-password-1"
 LEAD_SECONDS = 3  # load before the first restart, between the two, and after the second
 UP_TIMEOUT = 60.0
+# wrk runs until the restarts are done and is then interrupted (it prints its totals on SIGINT)
+LONGEST_LOAD = "600s"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ class Figures:
     setup: Setup
     requests: int
     failed: int
+    load_seconds: float
     exit_codes: tuple[int, ...]
     stop_seconds: tuple[float, ...]
 
@@ -138,52 +141,54 @@ def token_through(url: str) -> str:
     return str(response.json()["access_token"])
 
 
-def start_load(url: str, token: str, seconds: int) -> subprocess.Popen[str]:
-    """wrk against `url` for `seconds`; bench/wrk.lua prints its totals as one JSON line."""
-    command = ["wrk", "-t2", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--timeout=10s"]
+def start_load(url: str, token: str) -> subprocess.Popen[str]:
+    """wrk against `url` until interrupted; bench/wrk.lua prints its totals as one JSON line."""
+    command = ["wrk", "-t2", f"-c{WRK_CONNECTIONS}", f"-d{LONGEST_LOAD}", "--timeout=10s"]
     command += ["-s", str(WRK_SCRIPT), url + LOAD_PATH]
     return subprocess.Popen(  # noqa: S603
         command, env={**os.environ, "WRK_TOKEN": token}, stdout=subprocess.PIPE, text=True
     )
 
 
-def load_totals(load: subprocess.Popen[str]) -> tuple[int, int]:
-    """Requests made, and failed (non-2xx answers and socket errors)."""
-    output, _ = load.communicate()
+def stop_load(load: subprocess.Popen[str]) -> tuple[int, int, float]:
+    """Requests made, failed (non-2xx answers and socket errors), and seconds of load."""
+    load.send_signal(signal.SIGINT)
+    output, _ = load.communicate(timeout=30)
     figures = json.loads(output.strip().splitlines()[-1])
-    return figures["requests"], figures["non_2xx"] + figures["socket_errors"]
+    failed = figures["non_2xx"] + figures["socket_errors"]
+    return figures["requests"], failed, figures["duration_us"] / 1e6
 
 
-def rolling_restart(url: str, setup: Setup, log: Path, load_seconds: int) -> Figures:
+def rolling_restart(url: str, setup: Setup, log: Path) -> Figures:
     replicas = [Replica(url, setup.drain_seconds, log) for _ in range(2)]
     haproxy = HAProxy(replicas, setup.retries, log)
     try:
         haproxy.wait_until_up("app1", "app2")
-        load = start_load(haproxy.url, token_through(haproxy.url), load_seconds)
+        load = start_load(haproxy.url, token_through(haproxy.url))
         restarts = []
         for name, replica in zip(("app1", "app2"), replicas, strict=True):
             time.sleep(LEAD_SECONDS)
             restarts.append(replica.restart())
             haproxy.wait_until_up(name)
-        if load.poll() is not None:
-            raise SystemExit("the load ended before the restarts did: raise its duration")
-        requests, failed = load_totals(load)
+        time.sleep(LEAD_SECONDS)
+        requests, failed, seconds = stop_load(load)
     finally:
         stop(haproxy.process)
         for replica in replicas:
             stop(replica.process)
-    codes, seconds = zip(*restarts, strict=True)
-    return Figures(setup, requests, failed, codes, seconds)
+    codes, stop_seconds = zip(*restarts, strict=True)
+    return Figures(setup, requests, failed, seconds, codes, stop_seconds)
 
 
-def table(results: list[Figures], load_seconds: int) -> str:
+def table(results: list[Figures]) -> str:
     lines = [
-        f"| HAProxy in front of 2 replicas, `wrk -t2 -c{WRK_CONNECTIONS} -d{load_seconds}s` "
+        f"| HAProxy in front of 2 replicas, `wrk -t2 -c{WRK_CONNECTIONS}` | seconds of load "
         "| requests | failed | replicas' exit codes | seconds from SIGTERM to exit |",
-        "|---|---:|---:|---|---|",
+        "|---|---:|---:|---:|---|---|",
     ]
     lines += [
-        f"| {r.setup.label} | {r.requests:,} | {r.failed} | {', '.join(map(str, r.exit_codes))} "
+        f"| {r.setup.label} | {r.load_seconds:.0f} | {r.requests:,} | {r.failed:,} "
+        f"| {', '.join(map(str, r.exit_codes))} "
         f"| {', '.join(f'{s:.1f}' for s in r.stop_seconds)} |"
         for r in results
     ]
