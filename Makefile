@@ -3,7 +3,7 @@ UV := ./scripts/uv
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench
+.PHONY: run test lint format bench chaos
 
 run: ## serve on SQLite (creates the database, applies migrations)
 	$(UV) run --frozen events-face serve --host $(HOST) --port $(PORT)
@@ -21,3 +21,6 @@ format:
 
 bench: ## load bench on PostgreSQL (needs wrk; recreates the database `bench`): bench/README.md
 	$(UV) run --frozen python -m bench.load
+
+chaos: ## outbox faults and rolling restarts behind HAProxy (installs haproxy, wrk; restarts PostgreSQL once): docs/operations.md
+	./scripts/chaos $(CHAOS_ARGS)

@@ -25,6 +25,9 @@ from app.outbox.service import OutboxService
 from app.sync.service import SyncMode, summary
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
+# Longer than a load balancer keeps an idle connection to us (60 s for most cloud ones), so
+# that it, not we, closes idle connections: a request it sends on one we are closing fails.
+KEEP_ALIVE_SECONDS = 75
 
 
 def _fail(message: str) -> int:
@@ -45,6 +48,10 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def _exit_successfully(_signal_number: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -53,6 +60,11 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.main import app
 
     _tune_garbage_collector()
+    # uvicorn handles SIGTERM and SIGINT itself (the app drains first: app/core/shutdown.py)
+    # and, once it has stopped gracefully, raises the signal again for the handler that was
+    # there before it; that handler is this one, so a signalled stop exits 0.
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signal_number, _exit_successfully)
     uvicorn.run(
         app,
         host=args.host,
@@ -61,6 +73,7 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
         access_log=False,  # app.access logs each request with its request id instead
         proxy_headers=False,  # trusted proxies are handled by the app (TRUSTED_PROXIES)
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )
     return 0
 

@@ -17,6 +17,7 @@ from app.core.metrics import Metrics
 from app.core.passwords import PasswordHasher
 from app.core.ratelimit import IpNetwork, RateLimiter, parse_trusted_proxies, storage_for
 from app.core.security import TokenCodec
+from app.core.shutdown import Drain
 from app.outbox.relay import create_notifications_http_client
 from app.registrations.lifecycle import ProviderUpdates
 from app.stream.consumer import StreamConsumer, create_stream_consumer
@@ -45,11 +46,12 @@ class Container:
     sync: SyncService
     stream_consumer: StreamConsumer | None
     background: BackgroundLoops
+    drain: Drain
 
 
 @asynccontextmanager
 async def open_container(
-    settings: Settings, *, metrics: Metrics | None = None
+    settings: Settings, *, metrics: Metrics | None = None, drain: Drain | None = None
 ) -> AsyncIterator[Container]:
     database = Database(create_engine(settings.database_url, pool_size=settings.database_pool_size))
     metrics = metrics or Metrics()
@@ -71,6 +73,7 @@ async def open_container(
         sync=SyncService(database, create_provider_client(provider_http, settings), updates),
         stream_consumer=create_stream_consumer(settings, StreamService(database, updates, metrics)),
         background=BackgroundLoops(),
+        drain=drain or Drain(),
     )
     try:
         yield container

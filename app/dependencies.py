@@ -15,6 +15,7 @@ from app.container import Container
 from app.core.background import BackgroundLoops
 from app.core.config import Settings
 from app.core.database import Database, UnitOfWork
+from app.core.shutdown import Drain
 
 
 def container_of(app: Starlette) -> Container:
@@ -38,7 +39,12 @@ async def get_background(request: Request) -> BackgroundLoops:
     return container_of(request.app).background
 
 
+async def get_drain(request: Request) -> Drain:
+    return container_of(request.app).drain
+
+
 ContainerDep = Annotated[Container, Depends(get_container)]
+DrainDep = Annotated[Drain, Depends(get_drain)]
 BackgroundDep = Annotated[BackgroundLoops, Depends(get_background)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]

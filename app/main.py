@@ -17,6 +17,7 @@ from app.core.logging import configure_logging
 from app.core.metrics import Metrics, MetricsMiddleware
 from app.core.middleware import RequestIdMiddleware, TrailingSlashMiddleware
 from app.core.openapi import install_openapi
+from app.core.shutdown import CloseConnectionsWhileDraining, Drain, draining_on_sigterm
 from app.events.router import router as events_router
 from app.jobs import jobs_for_the_app, start_jobs
 from app.operations.router import router as operations_router
@@ -30,6 +31,7 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or settings_from_environment()
     metrics = Metrics()
+    drain = Drain()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,11 +41,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "JWT_SECRET_KEY is not set: using a random key for this process "
                 "(development only; tokens will not survive a restart)"
             )
-        async with open_container(settings, metrics=metrics) as container:
+        async with open_container(settings, metrics=metrics, drain=drain) as container:
             app.state.container = container
             bind_admin(admin, container)
             start_jobs(container, jobs_for_the_app(container))
-            yield
+            with draining_on_sigterm(drain, settings.shutdown_drain_seconds):
+                yield
 
     app = FastAPI(
         title="events-face",
@@ -66,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(TrailingSlashMiddleware, prefixes=("/api/", "/health/"))
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(CloseConnectionsWhileDraining, drain=drain)
     return app
 
 

@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import shutil
 import signal
 import subprocess
@@ -36,6 +35,7 @@ from app.core.database import Database, create_engine
 from app.core.migrations import upgrade_to_head
 from app.events.service import Catalogue
 from app.sync.records import read_event
+from bench.system import machine, stop
 from fakes.generator import generate_events
 from tests.support.processes import free_port, service_environment
 
@@ -120,16 +120,6 @@ async def load_catalogue(database_url: str, count: int) -> None:
     await database.dispose()
     # Planner statistics and the visibility map, as a database that has lived a while has them.
     await execute(asyncpg_dsn(database_url), "VACUUM ANALYZE")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextmanager
@@ -233,15 +223,6 @@ def table(rows: list[tuple[Scenario, Figures, Figures | None]]) -> str:
             ratio = f"{ours.requests_per_second / baseline.requests_per_second:.2f}"
         lines.append(f"| {scenario.label} | {cell(ours)} | {cell(baseline)} | {ratio} |")
     return "\n".join(lines)
-
-
-def machine() -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
-    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
-    memory = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
-    gib = f"{int(memory[1]) / 2**20:.0f} GiB" if memory else "unknown memory"
-    return f"{os.cpu_count()} cores ({platform.machine()}, {model[1] if model else '?'}), {gib}"
 
 
 def report(rows: list[tuple[Scenario, Figures, Figures | None]], args: argparse.Namespace) -> str:

@@ -86,6 +86,11 @@ class FakeNotifications:
     def delivered_ids(self) -> set[str]:
         return {seen.id for seen in self.received if seen.id and seen.status in (201, 409)}
 
+    @property
+    def duplicates(self) -> int:
+        """Notifications sent again after they had been delivered (answered 409)."""
+        return sum(1 for seen in self.received if seen.status == 409)
+
     async def _notify(self, request: Request) -> Response:
         body = await request.json()
         notification_id = body.get("id") if isinstance(body, dict) else None
@@ -135,6 +140,7 @@ class FakeNotifications:
             {
                 "received": [asdict(seen) for seen in self.received],
                 "overlapping": self.overlapping,
+                "duplicates": self.duplicates,
             }
         )
 

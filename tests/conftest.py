@@ -47,6 +47,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "jwt_secret_key": TEST_SECRET,
         "sync_interval_seconds": 0,
         "outbox_relay_enabled": False,
+        # In-process apps share the test runner's signals: none of them drains on SIGTERM.
+        "shutdown_drain_seconds": 0,
         # Each test file checks its own limits; the shared app must never throttle the suite.
         "rate_limit_auth": "100000/minute",
     }

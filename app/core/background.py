@@ -2,42 +2,58 @@
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Coroutine
+
+from app.core.errors import DatabaseUnavailableError
 
 logger = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[object]]
 
+FIRST_RESTART_PAUSE = 1.0
+LONGEST_RESTART_PAUSE = 30.0
+
 
 class BackgroundLoops:
     def __init__(self) -> None:
         self.stopping = asyncio.Event()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._loops: set[asyncio.Task[None]] = set()
+        self._jobs: set[asyncio.Task[None]] = set()
 
     def every(
         self, name: str, interval_seconds: float, job: Job, *, first_delay: float = 0.0
     ) -> None:
         """Runs `job` now (after `first_delay`) and then every `interval_seconds`."""
-        self._track(self._repeat(name, interval_seconds, job, first_delay), name)
+        self._track(self._jobs, self._repeat(name, interval_seconds, job, first_delay), name)
 
     def run(self, name: str, loop: Callable[[asyncio.Event], Awaitable[None]]) -> None:
         """Runs a long-lived loop that watches the `stopping` event itself."""
-        self._track(self._guard(name, loop), name)
+        self._track(self._loops, self._guard(name, loop), name)
 
     def spawn(self, name: str, work: Awaitable[object]) -> None:
-        """Runs one piece of work (a triggered sync, say) that shutdown waits for or cancels."""
-        self._track(self._once(name, work), name)
+        """Runs one piece of work (a triggered sync, say) that shutdown cancels."""
+        self._track(self._jobs, self._once(name, work), name)
 
-    def _track(self, coroutine: Coroutine[object, object, None], name: str) -> None:
+    def _track(
+        self, tasks: set[asyncio.Task[None]], coroutine: Coroutine[object, object, None], name: str
+    ) -> None:
         task = asyncio.create_task(coroutine, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     async def stop(self, timeout_seconds: float) -> None:
+        """Cancels the jobs at once (a unit of work cut short rolls back; a sync run records
+        that it was interrupted and hands its lease back) and gives the loops, which watch
+        `stopping`, `timeout_seconds` to finish what they have in flight (the relay's sends)
+        and hand back the rest."""
         self.stopping.set()
-        if not self._tasks:
+        for job in self._jobs:
+            job.cancel()
+        tasks = self._loops | self._jobs
+        if not tasks:
             return
-        _, pending = await asyncio.wait(self._tasks, timeout=timeout_seconds)
+        _, pending = await asyncio.wait(tasks, timeout=timeout_seconds)
         for task in pending:
             logger.warning("background task %s did not stop in time; cancelling", task.get_name())
             task.cancel()
@@ -57,25 +73,39 @@ class BackgroundLoops:
         while not self.stopping.is_set():
             try:
                 await job()
-            except Exception:
-                logger.exception("background job %s failed; retrying in %ss", name, interval)
+            except Exception as error:
+                _log_failure(error, "background job %s failed; retrying in %ss", name, interval)
             if await self.sleep(interval):
                 return
 
     async def _once(self, name: str, work: Awaitable[object]) -> None:
         try:
             await work
-        except Exception:
-            logger.exception("background task %s failed", name)
+        except Exception as error:
+            _log_failure(error, "background task %s failed", name)
 
     async def _guard(self, name: str, loop: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-        pause = 1.0
+        """Restarts a crashed loop after a pause that doubles while it keeps crashing and
+        starts again from a second once it has run for longer than its last pause."""
+        pause = FIRST_RESTART_PAUSE
         while not self.stopping.is_set():
+            started = time.monotonic()
             try:
                 await loop(self.stopping)
                 return
-            except Exception:
-                logger.exception("background loop %s crashed; restarting in %ss", name, pause)
+            except Exception as error:
+                if time.monotonic() - started > pause:
+                    pause = FIRST_RESTART_PAUSE
+                _log_failure(error, "background loop %s crashed; restarting in %ss", name, pause)
                 if await self.sleep(pause):
                     return
-                pause = min(pause * 2, 30.0)
+                pause = min(pause * 2, LONGEST_RESTART_PAUSE)
+
+
+def _log_failure(error: Exception, message: str, *args: object) -> None:
+    """A database that cannot be reached is a warning (it comes back by itself); anything
+    else is an error with its traceback."""
+    if isinstance(error, DatabaseUnavailableError):
+        logger.warning(message + ": the database is unavailable", *args)
+    else:
+        logger.error(message, *args, exc_info=error)

@@ -78,6 +78,7 @@ class Settings(BaseSettings):
     redis_url: str = ""
     rate_limit_auth: str = "10/minute"
     trusted_proxies: str = ""
+    shutdown_drain_seconds: float = Field(default=5.0, ge=0)
     log_format: LogFormat = LogFormat.CONSOLE
     log_level: str = "INFO"
 

@@ -4,6 +4,8 @@ The same models and migrations serve SQLite (aiosqlite) and PostgreSQL (asyncpg)
 places where the dialects differ are handled here.
 """
 
+import os
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -12,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, Uuid, event
+from sqlalchemy import exc as sqlalchemy_errors
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
@@ -26,6 +29,8 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
+from app.core.errors import DatabaseUnavailableError
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -37,6 +42,12 @@ NAMING_CONVENTION = {
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 DEFAULT_POOL_SIZE = 30
 PING_AFTER_IDLE_SECONDS = 5.0
+# A connection attempt that has not succeeded by then will not: fail fast, answer 503.
+CONNECT_TIMEOUT_SECONDS = 5.0
+# SQLSTATEs of a server that cannot serve the connection now: class 08 (connection
+# exception), 57P01-57P03 (terminated by an administrator, crash shutdown, cannot connect
+# now: starting up or shutting down), 53300 (too many connections).
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -129,8 +140,18 @@ def _ping_connections_idle_for(engine: AsyncEngine, seconds: float) -> None:
             raise InvalidatePoolError(str(error)) from error
 
 
+def process_name() -> str:
+    """`events-face:<pid>:<host>`, this process's connections' application_name: in
+    pg_stat_activity an operator sees which process of which replica holds a connection, a
+    lock or a slow query (PostgreSQL keeps 63 characters)."""
+    return f"events-face:{os.getpid()}:{socket.gethostname()}"[:63]
+
+
 def create_engine(
-    database_url: str, *, ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS, **options: Any
+    database_url: str,
+    *,
+    ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS,
+    **options: Any,
 ) -> AsyncEngine:
     if database_url.startswith("sqlite"):
         options.pop("pool_size", None)  # one writer at a time: SQLAlchemy's default pool fits
@@ -147,9 +168,50 @@ def create_engine(
     # seconds (bench/README.md).
     options.setdefault("pool_size", DEFAULT_POOL_SIZE)
     options.setdefault("max_overflow", 0)
+    options.setdefault(
+        "connect_args",
+        {
+            "timeout": CONNECT_TIMEOUT_SECONDS,
+            "server_settings": {"application_name": process_name()},
+        },
+    )
     engine = create_async_engine(database_url, **options)
     _ping_connections_idle_for(engine, ping_after_idle_seconds)
     return engine
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached now, rather than that a statement
+    is wrong: the pool waited too long for a connection, the connection was cut (the dialect
+    invalidated it), connecting failed (refused, timed out) or the server refused to serve
+    (restarting, shutting down, full)."""
+    if isinstance(error, sqlalchemy_errors.TimeoutError):
+        return True
+    reported: list[BaseException | None] = [error]
+    if isinstance(error, sqlalchemy_errors.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        reported = [error.orig, error.orig.__cause__ if error.orig else None]
+    return any(_refuses_service(cause) for cause in reported if cause is not None)
+
+
+def _refuses_service(error: BaseException) -> bool:
+    if isinstance(error, OSError):  # refused, reset, timed out
+        return True
+    sqlstate = getattr(error, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+
+
+@asynccontextmanager
+async def _unavailable_as_problem() -> AsyncIterator[None]:
+    """Turns a database that cannot be reached into DatabaseUnavailableError (a 503 problem
+    with Retry-After for a request, a warning for a background loop)."""
+    try:
+        yield
+    except Exception as error:
+        if isinstance(error, DatabaseUnavailableError) or not is_database_unavailable(error):
+            raise
+        raise DatabaseUnavailableError() from error
 
 
 class RecordedFailure(Exception):
@@ -216,8 +278,9 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
         """Commits when the block ends, rolls back when it raises (a RecordedFailure commits,
-        then propagates), and runs the after-commit effects once committed."""
-        async with self._sessions() as session:
+        then propagates), and runs the after-commit effects once committed; a database that
+        cannot be reached is a DatabaseUnavailableError."""
+        async with _unavailable_as_problem(), self._sessions() as session:
             work = UnitOfWork(session)
             try:
                 yield work
@@ -241,7 +304,7 @@ class Database:
         if isinstance(self._bind, AsyncConnection):
             yield self._bind
             return
-        async with self.engine.connect() as connection:
+        async with _unavailable_as_problem(), self.engine.connect() as connection:
             if self.dialect == "postgresql":
                 await connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection

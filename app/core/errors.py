@@ -114,6 +114,29 @@ class TooManyRequestsError(AppError):
         super().__init__(detail, headers=headers)
 
 
+class ServiceUnavailableError(AppError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+    def __init__(self, detail: str | None = None, *, retry_after: int) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+# Long enough for a pool to reconnect or a failover to finish, short enough to feel live.
+DATABASE_RETRY_AFTER_SECONDS = 2
+
+
+class DatabaseUnavailableError(ServiceUnavailableError):
+    """The database could not be reached (it is restarting or failing over, the connection
+    was cut, or every connection stayed busy too long). Try again after `Retry-After`
+    seconds; a POST sent again with the same `Idempotency-Key` is not done twice."""
+
+    slug = "database-unavailable"
+    detail_text = "The database is unavailable for a moment; try again shortly."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, retry_after=DATABASE_RETRY_AFTER_SECONDS)
+
+
 class RateLimitedError(TooManyRequestsError):
     """Too many attempts from this client or for this username; `Retry-After` says when to
     try again."""

@@ -8,10 +8,12 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app.core.errors import PROBLEM_JSON, Problem
+from app.core.errors import PROBLEM_JSON, DatabaseUnavailableError, Problem, problem_responses
 from app.core.query import document_query_models
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+# Operations that reach the database, hence may answer 503 database-unavailable.
+DATABASE_PATHS = ("/api/", "/metrics")
 FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
 
@@ -29,10 +31,12 @@ def _problem_response(status: int, documented: dict[str, Any] | None = None) -> 
     return {"description": description, "content": {PROBLEM_JSON: content}}
 
 
-def _document_operation(operation: dict[str, Any]) -> None:
+def _document_operation(operation: dict[str, Any], *, reaches_database: bool) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     if operation.get("security"):
         responses.setdefault("401", _problem_response(401))
+    if reaches_database:
+        responses.setdefault("503", problem_responses(DatabaseUnavailableError)[503])
     for status in list(responses):
         if status.isdigit() and int(status) >= 400:
             responses[status] = _problem_response(int(status), responses[status])
@@ -58,9 +62,9 @@ def install_openapi(app: FastAPI) -> None:
             routes=app.routes,
         )
         document_query_models(document, app.routes)
-        for path_item in document.get("paths", {}).values():
+        for path, path_item in document.get("paths", {}).items():
             for operation in path_item.values():
-                _document_operation(operation)
+                _document_operation(operation, reaches_database=path.startswith(DATABASE_PATHS))
         _add_problem_schemas(document)
         app.openapi_schema = document
         return document

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from app.core.errors import AppError, problem_response, problem_responses
+from app.core.errors import AppError, DatabaseUnavailableError, problem_response, problem_responses
 from app.core.metrics import PROMETHEUS_CONTENT_TYPE
 from app.core.migrations import is_at_head
-from app.dependencies import ContainerDep, DatabaseDep, UnitOfWorkDep
+from app.dependencies import ContainerDep, DatabaseDep, DrainDep, UnitOfWorkDep
 from app.outbox.service import OutboxService
 from app.sync.service import last_finished_run
 
@@ -29,14 +29,22 @@ async def live() -> HealthStatus:
     return HealthStatus(status="ok")
 
 
-@router.get("/health/ready", response_model=HealthStatus, responses=problem_responses(503))
-async def ready(database: DatabaseDep) -> HealthStatus | JSONResponse:
+@router.get(
+    "/health/ready",
+    response_model=HealthStatus,
+    responses=problem_responses(503, DatabaseUnavailableError),
+)
+async def ready(database: DatabaseDep, drain: DrainDep) -> HealthStatus | JSONResponse:
+    """Whether a load balancer should send this replica traffic: not once it is draining
+    for shutdown, nor while its database does not answer or is not migrated."""
+    if drain.started:
+        return problem_response(HTTPStatus.SERVICE_UNAVAILABLE, "The replica is shutting down.")
     try:
         async with asyncio.timeout(READINESS_TIMEOUT_SECONDS), database.reading() as connection:
             at_head = await is_at_head(connection)
     except Exception as error:
         logger.warning("readiness: database unreachable (%s)", type(error).__name__)
-        return problem_response(HTTPStatus.SERVICE_UNAVAILABLE, "The database does not answer.")
+        raise DatabaseUnavailableError("The database does not answer.") from error
     if not at_head:
         return problem_response(
             HTTPStatus.SERVICE_UNAVAILABLE, "Database migrations are not at head."

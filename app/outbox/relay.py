@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ import httpx
 
 from app.core.config import Settings
 from app.core.database import Database, utcnow
+from app.core.errors import DatabaseUnavailableError
 from app.core.metrics import Metrics
 from app.core.resilience import (
     CircuitBreaker,
@@ -39,6 +41,8 @@ DELIVERED = frozenset({201, 409})
 DELIVERED_PAYLOAD: dict[str, object] = {}  # what a sent message keeps of its payload
 MAX_RETRY_DELAY_SECONDS = 600.0
 LEASE_MARGIN_SECONDS = 1.0
+# While the database cannot be reached, the relay tries again this often.
+DATABASE_RETRY_SECONDS = 0.5
 
 
 def create_notifications_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -99,7 +103,12 @@ class OutboxRelay:
             if pause:
                 await self._wait(stopping, pause)
                 continue
-            claimed = await self.relay_batch(stopping)
+            try:
+                claimed = await self.relay_batch(stopping)
+            except DatabaseUnavailableError:
+                logger.warning("outbox relay: the database is unavailable; trying again")
+                await self._wait(stopping, DATABASE_RETRY_SECONDS)
+                continue
             if claimed < self.settings.outbox_batch_size:
                 await self._wait(stopping, self.settings.outbox_poll_interval_seconds)
         logger.info("outbox relay %s stopped", self.holder)
@@ -192,6 +201,21 @@ class OutboxRelay:
         )
 
     async def _record(self, results: list[tuple[OutboxMessage, Outcome | None]]) -> None:
+        """Records the batch's outcomes; while the database cannot be reached, tries again
+        for as long as a lease lasts: the sends happened, and a message whose delivery is
+        recorded is not sent a second time when its lease runs out."""
+        give_up_at = time.monotonic() + self.settings.outbox_lease_seconds
+        while True:
+            try:
+                await self._record_once(results)
+                return
+            except DatabaseUnavailableError:
+                if time.monotonic() > give_up_at:
+                    raise
+                logger.warning("outbox relay: the database is unavailable; recording again")
+                await asyncio.sleep(DATABASE_RETRY_SECONDS)
+
+    async def _record_once(self, results: list[tuple[OutboxMessage, Outcome | None]]) -> None:
         """Applies every outcome of a batch, each only where this relay still holds the
         lease; releases the messages that were not sent."""
         now = utcnow()

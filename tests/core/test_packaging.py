@@ -60,6 +60,7 @@ async def test_the_installed_wheel_migrates_and_serves(installed_wheel, tmp_path
         JWT_SECRET_KEY="a-production-secret-of-at-least-32-chars",
         SYNC_INTERVAL_SECONDS="0",
         OUTBOX_RELAY_ENABLED="false",
+        SHUTDOWN_DRAIN_SECONDS="0",
     )
     env.pop("PYTHONPATH")  # only the installed package, not the source tree
 

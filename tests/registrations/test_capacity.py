@@ -2,7 +2,6 @@
 database, create exactly 50."""
 
 import asyncio
-import sys
 
 import httpx
 import pytest
@@ -11,13 +10,7 @@ from tests.conftest import database_of
 from tests.support.auth import bearer, register
 from tests.support.database import empty_tables
 from tests.support.events import create_event
-from tests.support.processes import (
-    PROJECT_ROOT,
-    free_port,
-    service_environment,
-    stop,
-    wait_until_ready,
-)
+from tests.support.processes import service_environment, start_server, stop, wait_until_ready
 
 pytestmark = pytest.mark.slow
 REPLICAS = 3
@@ -26,27 +19,15 @@ SEATS = 50
 
 
 async def start_replica(database_url: str) -> tuple[asyncio.subprocess.Process, str]:
-    port = free_port()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app.cli",
-        "serve",
-        "--no-migrate",
-        "--port",
-        str(port),
-        # One user registers every guest here: the per-user limit must not be what refuses.
-        # Ten connections each: the replicas must not need more than the server allows.
-        env=service_environment(
-            database_url,
-            LOG_LEVEL="WARNING",
-            REGISTRATIONS_PER_USER_PER_EVENT=str(ATTEMPTS),
-            DATABASE_POOL_SIZE="10",
-        ),
-        cwd=PROJECT_ROOT,
-        stdin=asyncio.subprocess.DEVNULL,
+    # One user registers every guest here: the per-user limit must not be what refuses.
+    # Ten connections each: the replicas must not need more than the server allows.
+    environment = service_environment(
+        database_url,
+        LOG_LEVEL="WARNING",
+        REGISTRATIONS_PER_USER_PER_EVENT=str(ATTEMPTS),
+        DATABASE_POOL_SIZE="10",
     )
-    return process, f"http://127.0.0.1:{port}"
+    return await start_server(environment)
 
 
 async def test_capacity_holds_across_replicas(app, database_url):

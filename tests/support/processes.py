@@ -31,15 +31,17 @@ def child_environment(**variables: str) -> dict[str, str]:
 
 
 def service_environment(database_url: str, **variables: str) -> dict[str, str]:
-    """A child environment for a served app with no background work unless asked for."""
-    return child_environment(
-        DATABASE_URL=database_url,
-        ENVIRONMENT="test",
-        JWT_SECRET_KEY="a-child-process-secret-of-at-least-32-chars",
-        SYNC_INTERVAL_SECONDS="0",
-        OUTBOX_RELAY_ENABLED="false",
-        **variables,
-    )
+    """A child environment for a served app with no background work unless asked for, and
+    that stops at once on SIGTERM unless asked to drain."""
+    defaults = {
+        "DATABASE_URL": database_url,
+        "ENVIRONMENT": "test",
+        "JWT_SECRET_KEY": "a-child-process-secret-of-at-least-32-chars",
+        "SYNC_INTERVAL_SECONDS": "0",
+        "OUTBOX_RELAY_ENABLED": "false",
+        "SHUTDOWN_DRAIN_SECONDS": "0",
+    }
+    return child_environment(**(defaults | variables))
 
 
 async def run_cli(
@@ -59,6 +61,24 @@ async def run_cli(
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
     assert process.returncode is not None
     return process.returncode, stdout.decode(), stderr.decode()
+
+
+async def start_server(environment: Mapping[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+    """`events-face serve` (migrations already applied) on a free port; and its base URL."""
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "app.cli",
+        "serve",
+        "--no-migrate",
+        "--port",
+        str(port),
+        env=dict(environment),
+        cwd=PROJECT_ROOT,
+        stdin=asyncio.subprocess.DEVNULL,
+    )
+    return process, f"http://127.0.0.1:{port}"
 
 
 async def wait_until_ready(url: str, process: asyncio.subprocess.Process, timeout: float) -> int:
