@@ -139,7 +139,7 @@ def cleanup_events(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _cleanup_events(settings: Settings, days: int) -> int:
     async with open_container(settings) as container, container.database.transaction() as work:
-        deleted = await Catalogue(work).delete_ended(days)
+        deleted = await Catalogue(work, container.catalogue_version).delete_ended(days)
     print(f"deleted {deleted} events that ended more than {days} days ago")
     return 0
 

@@ -18,8 +18,10 @@ from app.core.passwords import PasswordHasher
 from app.core.ratelimit import IpNetwork, RateLimiter, parse_trusted_proxies, storage_for
 from app.core.security import TokenCodec
 from app.core.shutdown import Drain
+from app.events.cache import PageCache
+from app.events.version import LatestVersion
 from app.outbox.relay import create_notifications_http_client
-from app.registrations.lifecycle import ProviderUpdates
+from app.registrations.lifecycle import ProviderUpdates, Surroundings
 from app.stream.consumer import StreamConsumer, create_stream_consumer
 from app.stream.service import StreamService
 from app.sync.provider import create_provider_client, create_provider_http_client
@@ -41,6 +43,11 @@ class Container:
     # Set once a unit of work that wrote an outbox message commits: the relay sends at once.
     relay_wake: asyncio.Event
     notifications_http: httpx.AsyncClient
+    # What this process knows of the catalogue's version, and its pages kept under it.
+    catalogue_version: LatestVersion
+    catalogue_pages: PageCache
+    # What every path that frees or fills seats needs besides its unit of work.
+    surroundings: Surroundings
     # Provider records into the catalogue, with registrations following (sync and stream).
     provider_updates: ProviderUpdates
     sync: SyncService
@@ -56,7 +63,9 @@ async def open_container(
     database = Database(create_engine(settings.database_url, pool_size=settings.database_pool_size))
     metrics = metrics or Metrics()
     relay_wake = asyncio.Event()
-    updates = ProviderUpdates(settings, relay_wake, metrics)
+    catalogue_version = LatestVersion(settings.catalogue_version_refresh_seconds)
+    surroundings = Surroundings(settings, relay_wake, metrics, catalogue_version)
+    updates = ProviderUpdates(surroundings)
     provider_http = create_provider_http_client()
     notifications_http = create_notifications_http_client(settings)
     container = Container(
@@ -69,6 +78,9 @@ async def open_container(
         trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
         relay_wake=relay_wake,
         notifications_http=notifications_http,
+        catalogue_version=catalogue_version,
+        catalogue_pages=PageCache(catalogue_version, settings.catalogue_cache_bytes),
+        surroundings=surroundings,
         provider_updates=updates,
         sync=SyncService(database, create_provider_client(provider_http, settings), updates),
         stream_consumer=create_stream_consumer(settings, StreamService(database, updates, metrics)),

@@ -64,7 +64,8 @@ def _in_a_unit_of_work(
 
 
 async def _delete_ended_events(container: Container, work: UnitOfWork) -> None:
-    await Catalogue(work).delete_ended(container.settings.event_retention_days)
+    catalogue = Catalogue(work, container.catalogue_version)
+    await catalogue.delete_ended(container.settings.event_retention_days)
 
 
 def _sync_events(container: Container) -> None:
@@ -76,7 +77,7 @@ def _sync_events(container: Container) -> None:
 
 def _sweep_holds(container: Container) -> None:
     async def sweep_once() -> None:
-        await sweep(container.database, container.settings, container.relay_wake, container.metrics)
+        await sweep(container.database, container.surroundings)
 
     container.background.every(
         Job.HOLD_SWEEP, container.settings.hold_sweep_interval_seconds, sweep_once

@@ -2,7 +2,7 @@
 
 from app.auth.models import RefreshToken, User
 from app.core.database import Base
-from app.events.models import Event, Venue
+from app.events.models import CatalogueVersion, Event, Venue
 from app.idempotency.models import IdempotencyKey
 from app.outbox.models import OutboxMessage
 from app.registrations.models import Registration
@@ -11,6 +11,7 @@ from app.sync.models import Lease, SyncRun
 
 __all__ = [
     "Base",
+    "CatalogueVersion",
     "Event",
     "IdempotencyKey",
     "Lease",

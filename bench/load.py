@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from app.core.database import Database, create_engine
 from app.core.migrations import upgrade_to_head
 from app.events.service import Catalogue
+from app.events.version import LatestVersion
 from app.sync.records import read_event
 from bench.system import machine, stop
 from fakes.generator import generate_events
@@ -114,7 +115,7 @@ async def load_catalogue(database_url: str, count: int) -> None:
     events = [event for event in map(read_event, generate_events(count, seed=5)) if event]
     database = Database(create_engine(database_url))
     async with database.transaction() as work:
-        catalogue = Catalogue(work)
+        catalogue = Catalogue(work, LatestVersion(0))
         for start in range(0, len(events), BATCH):
             await catalogue.apply(events[start : start + BATCH])
     await database.dispose()

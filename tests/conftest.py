@@ -51,6 +51,9 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "shutdown_drain_seconds": 0,
         # Each test file checks its own limits; the shared app must never throttle the suite.
         "rate_limit_auth": "100000/minute",
+        # The catalogue version is read on every request, through the test's own connection
+        # (tests/events/test_catalogue_cache.py tries the refresh period itself).
+        "catalogue_version_refresh_seconds": 0,
     }
     values.update(overrides)
     return load_settings(**values)

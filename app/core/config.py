@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     code_resend_interval_seconds: PositiveSeconds = 60
     registrations_per_user_per_event: int = Field(default=5, ge=1)
     hold_sweep_interval_seconds: float = Field(default=5.0, gt=0)
+    catalogue_cache_bytes: int = Field(default=8 * 1024 * 1024, ge=0)
+    catalogue_version_refresh_seconds: float = Field(default=0.5, ge=0, le=1)
 
     broker_url: str = ""
     provider_events_topic: str = Field(default="events-provider.events", min_length=1)

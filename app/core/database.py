@@ -8,7 +8,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -221,18 +221,27 @@ class RecordedFailure(Exception):
 
 
 AfterCommit = Callable[[], object]
+BeforeCommit = Callable[[], Awaitable[object]]
 
 
 class UnitOfWork:
     """One transaction: the session every repository of a request (or of one loop iteration)
-    works in, and the effects that must happen only once it has committed (waking the outbox
-    relay). Nobody but `Database.transaction` commits it."""
+    works in, the last writes it makes before committing, and the effects that must happen only
+    once it has committed (waking the outbox relay). Nobody but `Database.transaction` commits
+    it."""
 
-    __slots__ = ("_after_commit", "session")
+    __slots__ = ("_after_commit", "_before_commit", "session")
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._before_commit: dict[str, BeforeCommit] = {}
         self._after_commit: dict[AfterCommit, None] = {}
+
+    def before_commit(self, name: str, write: BeforeCommit) -> None:
+        """Runs `write` in the transaction just before it commits, once per `name` however
+        often it is registered: for a write every change must make, as late as possible (it
+        holds its lock only until the commit)."""
+        self._before_commit.setdefault(name, write)
 
     def after_commit(self, effect: AfterCommit) -> None:
         """Runs `effect` once the transaction has committed (once, however often it is
@@ -243,6 +252,12 @@ class UnitOfWork:
         """A nested transaction: an error inside it undoes only its own writes, and the unit
         of work goes on (`async with uow.savepoint(): …`)."""
         return self.session.begin_nested()
+
+    async def _commit(self) -> None:
+        writes, self._before_commit = self._before_commit, {}
+        for write in writes.values():
+            await write()
+        await self.session.commit()
 
     def _committed(self) -> None:
         effects, self._after_commit = self._after_commit, {}
@@ -288,10 +303,10 @@ class Database:
                 if not isinstance(error, RecordedFailure):
                     await session.rollback()
                     raise
-                await session.commit()
+                await work._commit()
                 work._committed()
                 raise
-            await session.commit()
+            await work._commit()
         work._committed()
 
     @asynccontextmanager

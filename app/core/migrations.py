@@ -1,8 +1,10 @@
 """Applying and checking Alembic migrations from code (CLI, start-up, readiness)."""
 
+from collections.abc import Callable
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -43,3 +45,20 @@ async def is_at_head(connection: AsyncConnection) -> bool:
     except Exception:  # no alembic_version table yet
         return False
     return frozenset(rows.scalars()) == head_revisions()
+
+
+def objects_for(dialect: str) -> Callable[..., bool]:
+    """Alembic's `include_object` for comparing the models with a `dialect` database: an index
+    declared for other dialects only (`Index(...).ddl_if(dialect=...)`, the trigram index) is
+    not missing here, though autogenerate, which ignores ddl_if, would say so."""
+
+    def include(object_: Any, _name: Any, type_: str, reflected: bool, _compare_to: Any) -> bool:
+        if type_ != "index" or reflected:
+            return True
+        condition = getattr(object_, "_ddl_if", None)  # SQLAlchemy keeps ddl_if's arguments here
+        if condition is None or condition.dialect is None:
+            return True
+        dialects = (condition.dialect,) if isinstance(condition.dialect, str) else condition.dialect
+        return dialect in dialects
+
+    return include

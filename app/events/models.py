@@ -53,8 +53,21 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
+        # The orders pages are read in: a page's ids come from an index alone (deep pages).
         Index("ix_events_event_time_id", "event_time", "id"),
+        Index(
+            "ix_events_event_time_desc_id_desc",
+            text("event_time DESC NULLS LAST"),
+            text("id DESC"),
+        ).ddl_if(dialect="postgresql"),  # SQLite has no NULLS LAST in an index (nor the need)
         Index("ix_events_name_id", "name", "id"),
+        # Substring search on the name (LIKE '%…%'), PostgreSQL only.
+        Index(
+            "ix_events_name_folded_trgm",
+            "name_folded",
+            postgresql_using="gin",
+            postgresql_ops={"name_folded": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
         # The sweep's other question: which events have somebody waiting.
         Index("ix_events_waiting", "id", sqlite_where=_WAITING, postgresql_where=_WAITING),
     )
@@ -63,7 +76,7 @@ class Event(Base):
     name: Mapped[str] = mapped_column(String(500))
     name_folded: Mapped[str] = mapped_column(String(500))
     event_time: Mapped[datetime | None]
-    registration_deadline: Mapped[datetime | None]
+    registration_deadline: Mapped[datetime | None] = mapped_column(index=True)
     provider_status: Mapped[str] = mapped_column(String(64), index=True)
     number_of_visitors: Mapped[int] = mapped_column(default=0)
     venue_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -103,3 +116,17 @@ class Event(Base):
 
     def release_seats(self, count: int) -> None:
         self.registrations_count = max(self.registrations_count - count, 0)
+
+
+class CatalogueVersion(Base):
+    """One row: a token that every write to the catalogue (events, venues, their seats and
+    waiting lists) replaces in its own transaction. A page of the catalogue read under a token
+    stays right while the token does — but for the passing of time (deadlines, holds), which
+    the page's own validity covers — so caches and ETags derive from it. A random token, not a
+    counter: a number could come back after a rollback; a token never does."""
+
+    __tablename__ = "catalogue_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,16 +3,17 @@ sync and the stream (provider records), for registrations (seats), and for the c
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Row
 
 from app.core.database import Database, UnitOfWork, utcnow
 from app.core.pagination import Found, PageRequest
 from app.events.errors import EventNotFoundError
-from app.events.models import Event, registration_is_open
+from app.events.models import OPEN_PROVIDER_STATUSES, Event, registration_is_open
 from app.events.repository import (
     EVENT_FIELDS,
     VENUE_FIELDS,
@@ -21,12 +22,18 @@ from app.events.repository import (
     EventRepository,
 )
 from app.events.schemas import EventFilters, EventRead, EventStatus
+from app.events.version import LatestVersion
 from app.sync.records import ProviderEvent, ProviderPlace, newest_first
 
 logger = logging.getLogger(__name__)
 
+Item = TypeVar("Item")
+
 _VENUE_START = len(EVENT_FIELDS)
 _VENUE_END = _VENUE_START + len(VENUE_FIELDS)
+_NEXT_HOLD_EXPIRY = _VENUE_END
+_DEADLINE = EVENT_FIELDS.index("registration_deadline")
+_PROVIDER_STATUS = EVENT_FIELDS.index("provider_status")
 
 
 def event_fields(row: Row[Any], now: datetime) -> dict[str, Any]:
@@ -47,6 +54,31 @@ def event_fields(row: Row[Any], now: datetime) -> dict[str, Any]:
     return fields
 
 
+def _changes_with_time_at(row: Row[Any], now: datetime) -> datetime | None:
+    """When time alone next changes what the row shows (None: never): its deadline closing
+    registration, or a hold lapsing (at once, if one may have lapsed already)."""
+    moments = []
+    deadline = row[_DEADLINE]
+    if deadline is not None and deadline > now and row[_PROVIDER_STATUS] in OPEN_PROVIDER_STATUSES:
+        moments.append(deadline)
+    hold = row[_NEXT_HOLD_EXPIRY]
+    if hold is not None:
+        moments.append(max(hold, now))
+    return min(moments, default=None)
+
+
+def _earliest(moments: Iterable[datetime | None]) -> datetime | None:
+    return min((moment for moment in moments if moment is not None), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Shown(Generic[Item]):
+    """What a read found, and when time alone will change it (None: only a write will)."""
+
+    found: Item
+    changes_at: datetime | None
+
+
 class EventService:
     """Browsing. Reads run on a connection of their own, handed back to the pool as soon as the
     rows are in (building the response needs none)."""
@@ -54,29 +86,44 @@ class EventService:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    async def list_events(self, filters: EventFilters, page: PageRequest) -> Found[dict[str, Any]]:
+    async def list_events(
+        self, filters: EventFilters, page: PageRequest
+    ) -> Shown[Found[dict[str, Any]]]:
         now = utcnow()
         async with self.database.reading() as connection:
             events = EventRepository(connection)
             rows = await events.page(filters, now, offset=page.offset, limit=page.page_size)
-            # An empty page carries no total: then page 1 is empty, and a later one is 404.
-            count = rows[0].total if rows else await events.count(filters, now)
-        return Found([event_fields(row, now) for row in rows], count)
+            if page.offset == 0 and len(rows) < page.page_size:
+                count = len(rows)  # the first page shows every match: no need to count
+            else:
+                count = await events.count(filters, now)
+        found = Found([event_fields(row, now) for row in rows], count)
+        return Shown(found, _earliest(_changes_with_time_at(row, now) for row in rows))
 
-    async def get_event(self, event_id: uuid.UUID) -> EventRead:
+    async def get_event(self, event_id: uuid.UUID) -> Shown[EventRead]:
+        now = utcnow()
         async with self.database.reading() as connection:
-            now = utcnow()
             row = await EventRepository(connection).get(event_id, now)
         if row is None:
             raise EventNotFoundError()
-        return EventRead.model_validate(event_fields(row, now))
+        return Shown(
+            EventRead.model_validate(event_fields(row, now)), _changes_with_time_at(row, now)
+        )
 
 
 class Catalogue:
-    """The catalogue's writes, in the caller's unit of work."""
+    """The catalogue's writes, in the caller's unit of work. Each one that may change what the
+    catalogue shows replaces its version token, as the unit of work's last write, and lets this
+    process's `LatestVersion` know once it has committed."""
 
-    def __init__(self, work: UnitOfWork) -> None:
+    def __init__(self, work: UnitOfWork, latest: LatestVersion) -> None:
+        self.work = work
+        self.latest = latest
         self.events = CatalogueRepository(work.session)
+
+    def _changing(self) -> None:
+        self.work.before_commit("catalogue-version", self.events.replace_version_token)
+        self.work.after_commit(self.latest.changed)
 
     async def apply(self, records: Sequence[ProviderEvent]) -> Applied:
         """Upserts provider records (their venues first): new events are created, those whose
@@ -85,7 +132,10 @@ class Catalogue:
         counts."""
         records = newest_first(records)
         changed_venues = await self.events.upsert_venues(_places(records))
-        return await self.events.upsert_events(records, changed_venues)
+        applied = await self.events.upsert_events(records, changed_venues)
+        if changed_venues or applied.counts.created or applied.counts.updated or applied.changes:
+            self._changing()
+        return applied
 
     async def lock(self, event_id: uuid.UUID) -> Event:
         """The event with its seats locked for the rest of the unit of work: whoever changes
@@ -94,12 +144,16 @@ class Catalogue:
         event = await self.events.lock(event_id)
         if event is None:
             raise EventNotFoundError()
+        self._changing()  # whoever locks an event's seats is about to change them
         return event
 
     async def lock_unless_busy(self, event_id: uuid.UUID) -> Event | None:
         """The event locked as by `lock`, or None when another transaction holds it (it will
         leave the seats right) or it was deleted meanwhile."""
-        return await self.events.lock(event_id, skip_locked=True)
+        event = await self.events.lock(event_id, skip_locked=True)
+        if event is not None:
+            self._changing()
+        return event
 
     async def due_for_settling(self, limit: int) -> list[uuid.UUID]:
         return await self.events.due_for_settling(utcnow(), limit)
@@ -108,6 +162,8 @@ class Catalogue:
         """Deletes events (with their registrations) that ended more than `retention_days` ago."""
         cutoff = utcnow() - timedelta(days=retention_days)
         deleted = await self.events.delete_ended_before(cutoff)
+        if deleted:
+            self._changing()
         logger.info("cleanup: deleted %d events that started before %s", deleted, cutoff)
         return deleted
 

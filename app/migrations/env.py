@@ -14,6 +14,7 @@ from sqlalchemy.pool import NullPool
 
 from app.core.config import settings_from_environment
 from app.core.database import UTCDateTime, create_engine
+from app.core.migrations import objects_for
 from app.models import Base
 
 MIGRATION_LOCK_ID = 0x6576_656E_7473  # "events"
@@ -43,6 +44,7 @@ def _run(connection: Connection) -> None:
         compare_type=True,
         transactional_ddl=True,
         render_item=_render_item,  # on SQLite too: our engine issues BEGIN itself
+        include_object=objects_for(connection.dialect.name),
     )
     is_postgres = connection.dialect.name == "postgresql"
     if is_postgres:

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app.core.config import Settings
@@ -22,6 +23,7 @@ from app.core.metrics import Counter, Metrics
 from app.events.models import Event
 from app.events.repository import BatchCounts, EventChange
 from app.events.service import Catalogue
+from app.events.version import LatestVersion
 from app.outbox.service import Outbox
 from app.registrations.codes import CodeHasher, new_code
 from app.registrations.models import Registration, WaitlistEntry, email_key
@@ -34,20 +36,29 @@ logger = logging.getLogger(__name__)
 SWEEP_BATCH = 500
 
 
+@dataclass(frozen=True, slots=True)
+class Surroundings:
+    """What every path that frees or fills seats needs besides its unit of work; made once per
+    process (the container)."""
+
+    settings: Settings
+    relay_wake: asyncio.Event  # set once a notice is committed: the relay sends at once
+    metrics: Metrics
+    catalogue_version: LatestVersion
+
+
 class Lifecycle:
     """The seat rules shared by every path that frees or fills seats, in one unit of work."""
 
-    def __init__(
-        self, work: UnitOfWork, settings: Settings, relay_wake: asyncio.Event, metrics: Metrics
-    ) -> None:
+    def __init__(self, work: UnitOfWork, around: Surroundings) -> None:
         self.work = work
-        self.settings = settings
-        self.metrics = metrics
-        self.catalogue = Catalogue(work)
+        self.settings = around.settings
+        self.metrics = around.metrics
+        self.catalogue = Catalogue(work, around.catalogue_version)
         self.registrations = RegistrationRepository(work.session)
         self.waitlist = WaitlistRepository(work.session)
-        self.notices = Notices(Outbox(work, relay_wake))
-        self.codes = CodeHasher(settings.secret_key)
+        self.notices = Notices(Outbox(work, around.relay_wake))
+        self.codes = CodeHasher(around.settings.secret_key)
 
     async def hold_seat(
         self, event: Event, user_id: uuid.UUID, full_name: str, email: str, now: datetime
@@ -172,31 +183,27 @@ class ProviderUpdates:
     """How the sync and the stream consumer apply provider records: to the catalogue, with the
     registrations and waiting entries following what changed, in the caller's unit of work."""
 
-    def __init__(self, settings: Settings, relay_wake: asyncio.Event, metrics: Metrics) -> None:
-        self._settings = settings
-        self._relay_wake = relay_wake
-        self._metrics = metrics
+    def __init__(self, around: Surroundings) -> None:
+        self._around = around
 
     async def apply(self, work: UnitOfWork, records: Sequence[ProviderEvent]) -> BatchCounts:
-        applied = await Catalogue(work).apply(records)
-        lifecycle = Lifecycle(work, self._settings, self._relay_wake, self._metrics)
+        lifecycle = Lifecycle(work, self._around)
+        applied = await lifecycle.catalogue.apply(records)
         await lifecycle.follow(applied.changes)
         return applied.counts
 
 
-async def sweep(
-    database: Database, settings: Settings, relay_wake: asyncio.Event, metrics: Metrics
-) -> int:
+async def sweep(database: Database, around: Surroundings) -> int:
     """One round of the background sweep: settles every event that needs it — a hold may have
     lapsed, or somebody waits while a seat is free or registration has closed — each in a unit
     of work of its own, skipping those another transaction holds. Returns how many it settled;
     safe to run on every replica at once."""
     async with database.transaction() as work:
-        due = await Catalogue(work).due_for_settling(SWEEP_BATCH)
+        due = await Catalogue(work, around.catalogue_version).due_for_settling(SWEEP_BATCH)
     settled = 0
     for event_id in due:
         async with database.transaction() as work:
-            lifecycle = Lifecycle(work, settings, relay_wake, metrics)
+            lifecycle = Lifecycle(work, around)
             event = await lifecycle.catalogue.lock_unless_busy(event_id)
             if event is not None:
                 await lifecycle.settle(event, utcnow())

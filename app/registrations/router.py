@@ -43,8 +43,7 @@ waitlist_router = APIRouter(tags=["waiting list"])
 
 
 async def get_registration_service(request: Request, work: UnitOfWorkDep) -> RegistrationService:
-    container = container_of(request.app)
-    return RegistrationService(work, container.settings, container.relay_wake, container.metrics)
+    return RegistrationService(work, container_of(request.app).surroundings)
 
 
 RegistrationServiceDep = Annotated[RegistrationService, Depends(get_registration_service)]

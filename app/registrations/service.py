@@ -2,15 +2,12 @@
 emailed code, asking for a new code, cancelling; joining and leaving the waiting list. What
 happens with time and upstream is in lifecycle.py."""
 
-import asyncio
 import logging
 import math
 import uuid
 from datetime import datetime, timedelta
 
-from app.core.config import Settings
 from app.core.database import UnitOfWork, utcnow
-from app.core.metrics import Metrics
 from app.core.pagination import Found, PageRequest
 from app.events.models import Event
 from app.outbox.models import OutboxStatus
@@ -34,7 +31,7 @@ from app.registrations.errors import (
     WaitlistLimitReachedError,
     WrongCodeError,
 )
-from app.registrations.lifecycle import Lifecycle
+from app.registrations.lifecycle import Lifecycle, Surroundings
 from app.registrations.models import (
     MAX_CODE_RESENDS,
     Registration,
@@ -71,11 +68,9 @@ def refuse_unless_holding(registration: Registration, now: datetime) -> None:
 class RegistrationService:
     """The visitor's side, in the caller's unit of work."""
 
-    def __init__(
-        self, work: UnitOfWork, settings: Settings, relay_wake: asyncio.Event, metrics: Metrics
-    ) -> None:
-        self.settings = settings
-        self.lifecycle = Lifecycle(work, settings, relay_wake, metrics)
+    def __init__(self, work: UnitOfWork, around: Surroundings) -> None:
+        self.settings = around.settings
+        self.lifecycle = Lifecycle(work, around)
         self.catalogue = self.lifecycle.catalogue
         self.registrations = self.lifecycle.registrations
         self.waitlist = self.lifecycle.waitlist

@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from app.core.database import create_engine
-from app.core.migrations import downgrade_to_base, upgrade_to_head
+from app.core.migrations import downgrade_to_base, objects_for, upgrade_to_head
 from app.models import Base
 from tests.support.database import (
     create_scratch_postgres_database,
@@ -43,7 +43,10 @@ async def _tables(url: str) -> set[str]:
 
 
 def _differences(connection: Connection) -> list[object]:
-    return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+    context = MigrationContext.configure(
+        connection, opts={"include_object": objects_for(connection.dialect.name)}
+    )
+    return list(compare_metadata(context, Base.metadata))
 
 
 async def test_upgrade_from_empty_to_head_then_down_to_base_and_up_again(scratch_url):

@@ -7,12 +7,12 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from app.core.database import utcnow
-from app.events.models import Event
+from app.dependencies import container_of
 from app.events.service import Catalogue
 from app.idempotency.models import IdempotencyKey
 from tests.conftest import database_of
 from tests.support.auth import access_token, bearer
-from tests.support.events import create_event
+from tests.support.events import create_event, update_event
 from tests.support.notifications import OWNER_ID, eventually
 
 CODE_MESSAGE = re.compile(r"Здравствуйте, (?P<name>.+)! Ваш код подтверждения: (?P<code>\d{6})")
@@ -281,13 +281,9 @@ async def test_cleanup_deletes_a_past_event_with_its_registrations(api, relay_ap
     database = database_of(relay_app)
     event = await create_event(database)
     registration = (await register(api, headers, event.id)).json()
+    await update_event(database, event.id, event_time=utcnow() - timedelta(days=30))
     async with database.transaction() as work:
-        await work.session.execute(
-            update(Event)
-            .values(event_time=utcnow() - timedelta(days=30))
-            .where(Event.id == event.id)
-        )
-    async with database.transaction() as work:
-        assert await Catalogue(work).delete_ended(retention_days=7) == 1
+        catalogue = Catalogue(work, container_of(relay_app).catalogue_version)
+        assert await catalogue.delete_ended(retention_days=7) == 1
     response = await api.get(f"/api/registrations/{registration['id']}", headers=headers)
     assert response.status_code == 404

@@ -5,12 +5,10 @@ passes the seat on."""
 import asyncio
 from datetime import timedelta
 
-from sqlalchemy import update
-
 from app.core.database import utcnow
 from app.events.models import Event
 from tests.conftest import database_of
-from tests.support.events import create_event, create_venue
+from tests.support.events import create_event, create_venue, update_event
 from tests.support.metrics import sample
 from tests.support.visitors import latest_code, notices_when, relaying_app, sign_in, visitor
 
@@ -161,12 +159,9 @@ async def test_waiting_entries_of_an_event_whose_registration_closed_read_as_exp
 
 
 async def _close_registration(app, event_id) -> None:
-    async with database_of(app).transaction() as work:
-        await work.session.execute(
-            update(Event)
-            .where(Event.id == event_id)
-            .values(registration_deadline=utcnow() - timedelta(seconds=1))
-        )
+    await update_event(
+        database_of(app), event_id, registration_deadline=utcnow() - timedelta(seconds=1)
+    )
 
 
 async def _stored_waitlist_count(app, event_id) -> int:

@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from app.core.metrics import Metrics
 from app.dependencies import container_of
-from app.registrations.lifecycle import ProviderUpdates
+from app.events.version import LatestVersion
+from app.registrations.lifecycle import ProviderUpdates, Surroundings
 from app.stream.consumer import GROUP
 from app.stream.models import ParkedStreamMessage
 from app.stream.service import Delivery, Outcome, StreamService
@@ -112,7 +113,7 @@ async def test_a_replay_after_a_crash_between_commit_and_ack_is_harmless(
     await redis.xreadgroup(GROUP, "crashed-replica", {topic: ">"}, count=1)
     settings = make_settings(database_url)
     metrics = Metrics()
-    updates = ProviderUpdates(settings, asyncio.Event(), metrics)
+    updates = ProviderUpdates(Surroundings(settings, asyncio.Event(), metrics, LatestVersion(0)))
     await StreamService(database, updates, metrics).handle(
         Delivery(topic, entry, (await redis.xrange(topic))[0][1][b"__data__"])
     )

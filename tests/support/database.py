@@ -2,14 +2,16 @@
 
 import asyncio
 import os
+import uuid
 from collections.abc import Iterator
 
-from sqlalchemy import text
+from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.core.database import create_engine
+from app.core.database import create_engine, utcnow
 from app.core.migrations import upgrade_to_head
+from app.events.models import CatalogueVersion
 from app.models import Base
 
 POSTGRES_URL_VARIABLE = "TEST_DATABASE_URL"
@@ -39,6 +41,8 @@ def _tables_children_first() -> Iterator[str]:
 
 
 async def empty_tables(engine: AsyncEngine) -> None:
+    """Every table empty, but for the catalogue's version: a new token, as any change to the
+    catalogue makes, so that no page kept under the old one is served again."""
     names = list(_tables_children_first())
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
@@ -46,6 +50,9 @@ async def empty_tables(engine: AsyncEngine) -> None:
         else:
             for name in names:
                 await connection.execute(text(f"DELETE FROM {name}"))  # noqa: S608
+        await connection.execute(
+            insert(CatalogueVersion).values(id=1, token=uuid.uuid4().hex, changed_at=utcnow())
+        )
 
 
 async def empty_database(url: str) -> None:

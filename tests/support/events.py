@@ -4,8 +4,11 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import update
+
 from app.core.database import Database, utcnow
 from app.events.models import Event, Venue
+from app.events.repository import CatalogueRepository
 
 
 async def create_venue(database: Database, **fields: Any) -> Venue:
@@ -21,6 +24,7 @@ async def create_venue(database: Database, **fields: Any) -> Venue:
     venue = Venue(**values)
     async with database.transaction() as work:
         work.session.add(venue)
+        await CatalogueRepository(work.session).replace_version_token()
     return venue
 
 
@@ -50,4 +54,12 @@ async def create_event(
     event = Event(**values)
     async with database.transaction() as work:
         work.session.add(event)
+        await CatalogueRepository(work.session).replace_version_token()
     return event
+
+
+async def update_event(database: Database, event_id: uuid.UUID, **values: Any) -> None:
+    """Changes the stored event as a write to the catalogue does (its version token too)."""
+    async with database.transaction() as work:
+        await work.session.execute(update(Event).where(Event.id == event_id).values(**values))
+        await CatalogueRepository(work.session).replace_version_token()

@@ -1,0 +1,50 @@
+"""What this process knows of the catalogue's version (`CatalogueVersion`, one row whose token
+every write to the catalogue replaces in its own transaction).
+
+A write made here is known here at once: once its unit of work has committed, the next request
+reads the version again. A write made by another replica is known within
+CATALOGUE_VERSION_REFRESH_SECONDS (half a second): the token is read again, at most that often,
+when a request asks for it. One tiny query per process every half second is the whole cost, and
+unlike a notification channel it cannot be lost with a dropped connection.
+"""
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.core.database import Database, utcnow
+from app.events.repository import EventRepository
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    token: str
+    # When the next open event's registration deadline passes: then `status` filters match
+    # other events, though nothing was written.
+    next_deadline: datetime | None
+
+
+class LatestVersion:
+    def __init__(self, refresh_seconds: float) -> None:
+        self._refresh_seconds = refresh_seconds
+        self._known: Version | None = None
+        self._read_at = 0.0
+        self._local_writes = 0
+
+    async def current(self, database: Database) -> Version:
+        """The latest version this process knows, read again (from `database`) when it is older
+        than the refresh period or a write of this process has committed since."""
+        if self._known is not None and time.monotonic() - self._read_at < self._refresh_seconds:
+            return self._known
+        writes_before = self._local_writes
+        async with database.reading() as connection:
+            read = Version(*await EventRepository(connection).version(utcnow()))
+        if self._local_writes == writes_before:  # else a write committed meanwhile: read again
+            self._known, self._read_at = read, time.monotonic()
+        return read
+
+    def changed(self) -> None:
+        """A write of this process has committed: the next request reads the version again
+        (the new token, and the next deadline, which the write may have moved)."""
+        self._local_writes += 1
+        self._read_at = 0.0
