@@ -15,7 +15,7 @@ from app.core.config import Settings
 from app.core.database import Database, create_engine
 from app.core.metrics import Metrics
 from app.core.passwords import PasswordHasher
-from app.core.ratelimit import IpNetwork, RateLimiter, parse_trusted_proxies, storage_for
+from app.core.ratelimit import RateLimiter, storage_for
 from app.core.security import TokenCodec
 from app.outbox.relay import create_notifications_http_client
 from app.stream.consumer import StreamConsumer, create_stream_consumer
@@ -35,7 +35,6 @@ class Container:
     token_codec: TokenCodec
     password_hasher: PasswordHasher
     rate_limiter: RateLimiter
-    trusted_proxies: tuple[IpNetwork, ...]
     # Set once a unit of work that wrote an outbox message commits: the relay sends at once.
     relay_wake: asyncio.Event
     notifications_http: httpx.AsyncClient
@@ -59,7 +58,6 @@ async def open_container(
         token_codec=TokenCodec(settings.secret_key, settings.jwt_issuer),
         password_hasher=PasswordHasher(),
         rate_limiter=RateLimiter(storage_for(settings.redis_url), settings.rate_limit_auth),
-        trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
         relay_wake=asyncio.Event(),
         notifications_http=notifications_http,
         sync=SyncService(database, create_provider_client(provider_http, settings)),

@@ -34,9 +34,9 @@ from sqlalchemy.engine import make_url
 
 from app.core.database import create_engine, create_session_factory
 from app.core.migrations import upgrade_to_head
+from app.sync.generator import generate_events
 from app.sync.records import read_event
 from app.sync.repository import CatalogueRepository
-from fakes.generator import generate_events
 from tests.support.processes import free_port, service_environment
 
 BENCH_DIR = Path(__file__).resolve().parent

@@ -73,18 +73,24 @@ class RequestIdMiddleware:
 
 
 class TrailingSlashMiddleware:
-    """Serves `/api/x/` as `/api/x` directly: the old service's clients call both, and a
-    redirect would turn a POST into a GET in some of them."""
+    """Serves `/x/` as `/x` directly, on every path but `/` and those under the `keep`
+    prefixes (a mounted site with routes of its own, such as the admin's `/admin/`): the old
+    service's clients call both, and a redirect would turn a POST into a GET in some of them."""
 
-    def __init__(self, app: ASGIApp, prefixes: tuple[str, ...]) -> None:
+    def __init__(self, app: ASGIApp, keep: tuple[str, ...] = ()) -> None:
         self.app = app
-        self.prefixes = prefixes
+        self.keep = keep
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] == "http" and path.endswith("/") and path.startswith(self.prefixes):
+        if (
+            scope["type"] == "http"
+            and path.endswith("/")
+            and path != "/"
+            and not path.startswith(self.keep)
+        ):
             scope = dict(scope)
-            scope["path"] = path.rstrip("/")
+            scope["path"] = path.rstrip("/") or "/"
             if scope.get("raw_path"):
                 scope["raw_path"] = scope["raw_path"].rstrip(b"/")
         await self.app(scope, receive, send)

@@ -11,8 +11,8 @@ from app.dependencies import container_of
 from app.stream.consumer import GROUP
 from app.stream.models import ParkedStreamMessage
 from app.stream.service import Delivery, Outcome, StreamService
+from app.sync.generator import generate_events
 from app.sync.service import SyncMode
-from fakes.generator import generate_events
 from fakes.provider import EVENTS_PATH, FakeProvider
 from tests.stream.conftest import consuming_app, eventually, pending, publish
 from tests.support.metrics import sample

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.events.models import Event
+from app.sync.generator import generate_events
 from app.sync.service import SyncMode
-from fakes.generator import generate_events
 from tests.conftest import database_of, make_settings, running_app
 from tests.support.auth import access_token, bearer, staff_token
 from tests.support.metrics import sample
