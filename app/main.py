@@ -17,13 +17,13 @@ from app.core.config import ConfigurationError, Settings, settings_from_environm
 from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.metrics import Metrics, MetricsMiddleware
-from app.core.middleware import RequestIdMiddleware, TrailingSlashMiddleware
-from app.core.openapi import install_openapi
-from app.core.proxy import (
+from app.core.middleware import (
+    RequestIdMiddleware,
+    TrailingSlashMiddleware,
     TrustedProxyHeaders,
     keep_uvicorn_from_trusting_its_own_default,
-    parse_trusted_proxies,
 )
+from app.core.openapi import install_openapi
 from app.events.router import router as events_router
 from app.jobs import jobs_for_the_app, start_jobs
 from app.operations.router import router as operations_router
@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Innermost, so that it sees the route the router matched on the (rewritten) scope.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(TrailingSlashMiddleware, keep=(ADMIN_PATH + "/",))
-    app.add_middleware(TrustedProxyHeaders, trusted=parse_trusted_proxies(settings.trusted_proxies))
+    app.add_middleware(TrustedProxyHeaders, trusted=settings.trusted_proxies)
     app.add_middleware(RequestIdMiddleware)
     return app
 

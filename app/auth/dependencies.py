@@ -80,7 +80,7 @@ class AuthRateLimit:
 
 def _auth_rate_limit(scope: str) -> Callable[[Request], Awaitable[AuthRateLimit]]:
     async def dependency(request: Request) -> AuthRateLimit:
-        # The client's address as the trusted proxies forwarded it (app.core.proxy).
+        # The client's address as the trusted proxies forwarded it (TrustedProxyHeaders).
         client = request.client.host if request.client else "unknown"
         return AuthRateLimit(container_of(request.app).rate_limiter, scope, client)
 
