@@ -4,7 +4,7 @@ service builds, the admin's redirects and asset links, and the rate limiter's cl
 
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 import pytest
@@ -14,7 +14,7 @@ from tests.conftest import database_of, make_settings, running_app
 from tests.support.auth import access_token, bearer
 from tests.support.database import empty_tables, prepare_database
 from tests.support.events import create_event
-from tests.support.processes import running_server, service_environment
+from tests.support.processes import SERVERS, running_server, service_environment
 
 TRUSTED = "10.0.0.0/8"
 PROXY = ("10.0.0.2", 41000)
@@ -122,23 +122,35 @@ async def test_both_servers_believe_the_headers_only_from_trusted_proxies(tmp_pa
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'proxied.db'}"
     await prepare_database(database_url)
     env = service_environment(database_url, TRUSTED_PROXIES=trusted, RATE_LIMIT_AUTH="2/minute")
-    for command in ("events-face serve", "uvicorn app.main:app"):
-        async with (
-            running_server(command, env, tmp_path / "server.log") as base_url,
-            httpx.AsyncClient(base_url=base_url) as http,
-        ):
-            location = (await http.get("/admin", headers=FORWARDED)).headers["location"]
-            statuses = [
-                (
-                    await http.post(
-                        "/api/auth/login",
-                        json={"username": f"user{n}", "password": "wrong-password"},
-                        headers={"X-Forwarded-For": address},
-                    )
-                ).status_code
-                for n, address in enumerate(["203.0.113.1", "203.0.113.1", "203.0.113.2"])
-            ]
+    async with AsyncExitStack() as servers:
+        # One after the other: each takes its port before the next looks for a free one.
+        base_urls = [
+            await servers.enter_async_context(running_server(command, env, tmp_path / f"{n}.log"))
+            for n, command in enumerate(SERVERS)
+        ]
+        answers = {
+            command: await _admin_location_and_login_statuses(base_url)
+            for command, base_url in zip(SERVERS, base_urls, strict=True)
+        }
 
+    for command, base_url in zip(SERVERS, base_urls, strict=True):
         origin = "https://events.example.com" if trusted else base_url
-        assert location == f"{origin}/admin/", command
-        assert statuses == ([401, 401, 401] if trusted else [401, 401, 429]), command
+        expected_statuses = [401, 401, 401] if trusted else [401, 401, 429]
+        assert answers[command] == (f"{origin}/admin/", expected_statuses), command
+
+
+async def _admin_location_and_login_statuses(base_url: str) -> tuple[str, list[int]]:
+    """Where /admin leads, and three failed logins' statuses (the limit is two a client)."""
+    async with httpx.AsyncClient(base_url=base_url) as http:
+        location = (await http.get("/admin", headers=FORWARDED)).headers["location"]
+        statuses = [
+            (
+                await http.post(
+                    "/api/auth/login",
+                    json={"username": f"user{n}", "password": "wrong-password"},
+                    headers={"X-Forwarded-For": address},
+                )
+            ).status_code
+            for n, address in enumerate(["203.0.113.1", "203.0.113.1", "203.0.113.2"])
+        ]
+    return location, statuses

@@ -1,3 +1,4 @@
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -59,3 +60,13 @@ async def sync_service(
             backoff_cap=0.01,
         )
         yield SyncService(database_of(sync_app), client)
+
+
+async def finished_runs(client, headers, *, timeout: float = 10.0) -> list[dict]:
+    """Polls /api/sync/runs until no run is running any more."""
+    async with asyncio.timeout(timeout):
+        while True:
+            runs = (await client.get("/api/sync/runs", headers=headers)).json()
+            if runs and all(run["status"] != "running" for run in runs):
+                return runs
+            await asyncio.sleep(0.05)

@@ -11,7 +11,7 @@ from app.sync.service import SyncMode, SyncService
 from fakes.provider import FIXTURE, fixture_events, moved_to_now
 from tests.conftest import client_of, database_of, make_settings, running_app
 from tests.support.auth import bearer, staff_token
-from tests.sync.test_sync_api import finished_runs
+from tests.sync.conftest import finished_runs
 
 
 def local_settings(database_url: str, **overrides: object):
