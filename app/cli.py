@@ -2,7 +2,6 @@
 
 import argparse
 import asyncio
-import gc
 import getpass
 import signal
 import sys
@@ -35,19 +34,6 @@ def _fail(message: str) -> int:
     return 1
 
 
-# Collect the youngest generation every 7,000 allocations, not 700: each request allocates
-# thousands of short-lived objects, and fewer, larger sweeps cost less in all.
-GC_THRESHOLDS = (7000, 10, 10)
-
-
-def _tune_garbage_collector() -> None:
-    """Moves what start-up built (modules, routes, metadata: most of the heap) out of the
-    collector's sight, so that a full collection no longer walks it again and again."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
-
-
 def _exit_successfully(_signal_number: int, _frame: object) -> None:
     raise SystemExit(0)
 
@@ -57,9 +43,8 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
 
     if not args.no_migrate:
         upgrade_to_head(settings.database_url)
-    from app.main import app
+    from app.main import app  # its logging and garbage collector are set up on import
 
-    _tune_garbage_collector()
     # uvicorn handles SIGTERM and SIGINT itself (the app drains first: app/core/shutdown.py)
     # and, once it has stopped gracefully, raises the signal again for the handler that was
     # there before it; that handler is this one, so a signalled stop exits 0.

@@ -15,7 +15,7 @@ from app.core.config import Settings
 from app.core.database import Database, create_engine
 from app.core.metrics import Metrics
 from app.core.passwords import PasswordHasher
-from app.core.ratelimit import IpNetwork, RateLimiter, parse_trusted_proxies, storage_for
+from app.core.ratelimit import RateLimiter, storage_for
 from app.core.security import TokenCodec
 from app.core.shutdown import Drain
 from app.events.cache import PageCache
@@ -39,7 +39,6 @@ class Container:
     token_codec: TokenCodec
     password_hasher: PasswordHasher
     rate_limiter: RateLimiter
-    trusted_proxies: tuple[IpNetwork, ...]
     # Set once a unit of work that wrote an outbox message commits: the relay sends at once.
     relay_wake: asyncio.Event
     notifications_http: httpx.AsyncClient
@@ -75,7 +74,6 @@ async def open_container(
         token_codec=TokenCodec(settings.secret_key, settings.jwt_issuer),
         password_hasher=PasswordHasher(),
         rate_limiter=RateLimiter(storage_for(settings.redis_url), settings.rate_limit_auth),
-        trusted_proxies=parse_trusted_proxies(settings.trusted_proxies),
         relay_wake=relay_wake,
         notifications_http=notifications_http,
         catalogue_version=catalogue_version,

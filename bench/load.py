@@ -35,9 +35,9 @@ from app.core.database import Database, create_engine
 from app.core.migrations import upgrade_to_head
 from app.events.service import Catalogue
 from app.events.version import LatestVersion
+from app.sync.generator import generate_events
 from app.sync.records import read_event
 from bench.system import machine, stop
-from fakes.generator import generate_events
 from tests.support.processes import free_port, service_environment
 
 BENCH_DIR = Path(__file__).resolve().parent

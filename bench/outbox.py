@@ -49,6 +49,7 @@ async def drain(args: argparse.Namespace, database_url: str, base_url: str) -> N
         database_url=database_url,
         environment="test",
         jwt_secret_key="bench-secret-key-that-is-long-enough-0123",  # noqa: S106
+        events_provider_url="https://events.example.com/api/events/",  # never called here
         notifications_url=f"{base_url}/api/notifications",
         outbox_batch_size=args.batch_size,
         outbox_concurrency=args.concurrency,

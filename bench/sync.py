@@ -77,6 +77,7 @@ async def bench(events: int, database_url: str, provider_url: str) -> None:
         environment="test",
         jwt_secret_key="bench-secret-key-that-is-long-enough-0123",  # noqa: S106
         events_provider_url=provider_url,
+        notifications_url="https://notifications.example.com/api/notifications",  # never called
     )
     async with open_container(settings) as container:
         print(f"peak RSS before the first run: {peak_rss_mib():.0f} MiB")

@@ -2,7 +2,11 @@
 ten ordered by `changed_at` descending, absolute `next`/`previous` links. It can misbehave on
 demand, from Python (`FakeProvider.behaviour`) or over HTTP (`POST /_fake/behaviour`).
 
-Run it beside the service:  python -m fakes.provider --port 8001 [--fixture FILE | --generate N]
+Run it beside the service:
+    python -m fakes.provider --port 8001 [--fixture FILE | --generate N] [--keep-dates]
+It serves the shared fixture (270 real events) when it is there, else 300 generated events. A
+fixture's times are moved so that its newest change is now, unless --keep-dates: a dump taken
+months ago then reads as today's, and its published events are open for registration again.
 """
 
 import asyncio
@@ -10,7 +14,7 @@ import base64
 import bisect
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from fakes.generator import generate_events
+from app.sync.generator import generate_events
 from fakes.serving import argument_parser, serve
 
 PAGE_SIZE = 10
@@ -183,20 +187,45 @@ def fixture_events(path: Path = FIXTURE) -> list[dict[str, Any]]:
     return [event for page in pages for event in page]
 
 
+TIMESTAMPS = frozenset(
+    {"event_time", "registration_deadline", "changed_at", "created_at", "status_changed_at"}
+)
+
+
+def moved_to_now(events: list[dict[str, Any]], now: datetime | None = None) -> list[dict[str, Any]]:
+    """The events with all their times, their places' too, moved by the same amount, so that
+    the newest change is `now`."""
+    newest = max(datetime.fromisoformat(event["changed_at"]) for event in events)
+    shift = (now or datetime.now(UTC)) - newest
+    return [_moved(event, shift) for event in events]
+
+
+def _moved(record: dict[str, Any], shift: timedelta) -> dict[str, Any]:
+    moved = {
+        key: (datetime.fromisoformat(value) + shift).isoformat()
+        if key in TIMESTAMPS and isinstance(value, str)
+        else value
+        for key, value in record.items()
+    }
+    if isinstance(record.get("place"), dict):
+        moved["place"] = _moved(record["place"], shift)
+    return moved
+
+
 def main() -> None:
     parser = argument_parser(__doc__, 8001)
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--fixture", type=Path, help="a provider dump like the shared fixture")
     source.add_argument("--generate", type=int, metavar="N", help="N generated events")
+    parser.add_argument(
+        "--keep-dates", action="store_true", help="serve a fixture's times as they were recorded"
+    )
     args = parser.parse_args()
-    if args.fixture:
-        events = fixture_events(args.fixture)
-    elif args.generate is not None:
-        events = generate_events(args.generate)
-    elif FIXTURE.exists():
-        events = fixture_events()
+    if args.generate is not None or not (args.fixture or FIXTURE.exists()):
+        events = generate_events(300 if args.generate is None else args.generate)
     else:
-        events = generate_events(300)
+        events = fixture_events(args.fixture or FIXTURE)
+        events = events if args.keep_dates else moved_to_now(events)
     fake = FakeProvider(events=events, token=args.token)
     print(
         f"fake events-provider: {len(events)} events at http://{args.host}:{args.port}{EVENTS_PATH}"

@@ -24,6 +24,10 @@ from app.main import create_app
 from tests.support.database import empty_tables, postgres_url, prepare_database
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
+# ENVIRONMENT=test never falls back to local mode: these are never called unless a test serves a
+# fake there and says so.
+PROVIDER_URL = "https://events.example.com/api/events/"
+NOTIFICATIONS_URL = "https://notifications.example.com/api/notifications"
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -45,6 +49,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "database_url": database_url,
         "environment": "test",
         "jwt_secret_key": TEST_SECRET,
+        "events_provider_url": PROVIDER_URL,
+        "notifications_url": NOTIFICATIONS_URL,
         "sync_interval_seconds": 0,
         "outbox_relay_enabled": False,
         # In-process apps share the test runner's signals: none of them drains on SIGTERM.

@@ -1,6 +1,7 @@
 """The admin site at /admin (sqladmin), for staff users."""
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse
 from sqladmin import Admin
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -9,19 +10,27 @@ from app.admin.views import VIEWS
 from app.container import Container
 from app.core.config import Settings
 
+ADMIN_PATH = "/admin"
+
 
 def mount_admin(app: FastAPI, settings: Settings) -> Admin:
-    """Mounts the site; `bind_admin` completes it once the app has started."""
+    """Mounts the site at /admin/ (and /admin, which leads there); `bind_admin` completes it
+    once the app has started."""
     admin = Admin(
         app,
         # sqladmin wants a session maker now; it is bound to the engine in bind_admin.
         session_maker=async_sessionmaker(class_=AsyncSession, expire_on_commit=False),
-        base_url="/admin",
+        base_url=ADMIN_PATH,
         title="events-face admin",
         authentication_backend=StaffAuthentication(settings),
     )
     for view in VIEWS:
         admin.add_view(view)
+
+    @app.get(ADMIN_PATH, include_in_schema=False)
+    async def to_the_admin_site(request: Request) -> RedirectResponse:
+        return RedirectResponse(request.url_for("admin:index"))
+
     return admin
 
 

@@ -10,7 +10,7 @@ from app.auth.models import User
 from app.auth.service import AuthService
 from app.container import Container
 from app.core.database import UnitOfWork
-from app.core.ratelimit import RateLimiter, client_ip
+from app.core.ratelimit import RateLimiter
 from app.core.security import InvalidTokenError, TokenType
 from app.dependencies import UnitOfWorkDep, container_of
 
@@ -80,9 +80,9 @@ class AuthRateLimit:
 
 def _auth_rate_limit(scope: str) -> Callable[[Request], Awaitable[AuthRateLimit]]:
     async def dependency(request: Request) -> AuthRateLimit:
-        container = container_of(request.app)
-        client = client_ip(request, container.trusted_proxies)
-        return AuthRateLimit(container.rate_limiter, scope, client)
+        # The client's address as the trusted proxies forwarded it (TrustedProxyHeaders).
+        client = request.client.host if request.client else "unknown"
+        return AuthRateLimit(container_of(request.app).rate_limiter, scope, client)
 
     return dependency
 

@@ -10,6 +10,7 @@ from typing import Annotated, Self
 from limits import parse as parse_limit
 from pydantic import (
     AnyHttpUrl,
+    BeforeValidator,
     Field,
     PrivateAttr,
     SecretStr,
@@ -22,6 +23,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 MIN_SECRET_LENGTH = 32
 BROKER_SCHEMES = ("kafka://", "redis://", "rediss://")
 PositiveSeconds = Annotated[int, Field(ge=1)]
+# Empty in the environment (the default) means "not set": local mode in development.
+OptionalUrl = Annotated[AnyHttpUrl | None, BeforeValidator(lambda value: value or None)]
 
 
 class Environment(StrEnum):
@@ -46,11 +49,9 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: PositiveSeconds = 900
     refresh_token_ttl_seconds: PositiveSeconds = 604800
 
-    events_provider_url: AnyHttpUrl = AnyHttpUrl("https://events.k3scluster.tech/api/events/")
+    events_provider_url: OptionalUrl = None
     events_provider_token: SecretStr = SecretStr("")
-    notifications_url: AnyHttpUrl = AnyHttpUrl(
-        "https://notifications.k3scluster.tech/api/notifications"
-    )
+    notifications_url: OptionalUrl = None
     notifications_token: SecretStr = SecretStr("")
     notifications_owner_id: str = ""
 
@@ -139,6 +140,20 @@ class Settings(BaseSettings):
         elif self.environment is Environment.PRODUCTION and len(secret) < MIN_SECRET_LENGTH:
             raise ValueError(
                 f"JWT_SECRET_KEY must be at least {MIN_SECRET_LENGTH} characters in production"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _local_mode_only_in_development(self) -> Self:
+        missing = [
+            name.upper()
+            for name in ("events_provider_url", "notifications_url")
+            if getattr(self, name) is None
+        ]
+        if missing and self.environment is not Environment.DEVELOPMENT:
+            raise ValueError(
+                f"{' and '.join(missing)} must be set unless ENVIRONMENT=development "
+                "(where empty means local mode: generated events, notices in the log)"
             )
         return self
 

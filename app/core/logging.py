@@ -1,4 +1,5 @@
-"""Logging set-up: readable lines for people, one JSON object a line for machines."""
+"""Logging set-up: readable lines for people, one JSON object a line for machines, for our
+records and uvicorn's alike, however the app is started."""
 
 import json
 import logging
@@ -12,7 +13,11 @@ _STANDARD_ATTRIBUTES = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))
     "message",
     "asctime",
     "request_id",
+    "color_message",  # uvicorn's message again, with terminal colour codes
 }
+# Loggers uvicorn gives handlers of its own when it configures logging (plain `uvicorn`).
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.asgi")
+UVICORN_ACCESS_LOGGER = "uvicorn.access"
 
 
 class _RequestIdFilter(logging.Filter):
@@ -57,5 +62,12 @@ def configure_logging(log_format: LogFormat, level: str = "INFO") -> None:
         )
     root.addHandler(handler)
     root.setLevel(level.upper())
+    for name in UVICORN_LOGGERS:
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    # app.access logs each request once, with its request id: uvicorn's own line is dropped,
+    # as uvicorn itself does with --no-access-log.
+    logging.getLogger(UVICORN_ACCESS_LOGGER).handlers.clear()
+    logging.getLogger(UVICORN_ACCESS_LOGGER).propagate = False
     # httpx logs every outgoing request at INFO: one line per provider page and notification.
     logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))

@@ -2,13 +2,11 @@
 every replica through Redis when REDIS_URL is set. (slowapi was passed over: it checks
 synchronously and would block the event loop on Redis.)"""
 
-import ipaddress
 import logging
 import math
 import time
 from collections.abc import Iterable
 
-from fastapi import Request
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -17,8 +15,6 @@ from limits.storage import storage_from_string
 from app.core.errors import RateLimitedError
 
 logger = logging.getLogger(__name__)
-
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def storage_for(redis_url: str) -> Storage:
@@ -44,28 +40,3 @@ class RateLimiter:
     async def _retry_after(self, *identifiers: str) -> int:
         stats = await self._limiter.get_window_stats(self._item, *identifiers)
         return max(1, math.ceil(stats.reset_time - time.time()))
-
-
-def parse_trusted_proxies(value: str) -> tuple[IpNetwork, ...]:
-    return tuple(ipaddress.ip_network(part.strip()) for part in value.split(",") if part.strip())
-
-
-def client_ip(request: Request, trusted_proxies: tuple[IpNetwork, ...]) -> str:
-    """The peer's address, or, when the peer is a trusted proxy, the nearest address in
-    X-Forwarded-For that is not itself a trusted proxy (the client cannot forge that one)."""
-    peer = request.client.host if request.client else "unknown"
-    if not trusted_proxies or not _is_trusted(peer, trusted_proxies):
-        return peer
-    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",")]
-    for hop in reversed([hop for hop in hops if hop]):
-        if not _is_trusted(hop, trusted_proxies):
-            return hop
-    return peer
-
-
-def _is_trusted(address: str, trusted_proxies: tuple[IpNetwork, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in trusted_proxies)

@@ -36,6 +36,7 @@ from app.outbox.repository import OutboxRepository
 from app.outbox.service import OutboxService
 
 logger = logging.getLogger(__name__)
+notices_logger = logging.getLogger("app.notices")
 
 DELIVERED = frozenset({201, 409})
 DELIVERED_PAYLOAD: dict[str, object] = {}  # what a sent message keeps of its payload
@@ -69,6 +70,19 @@ class Outcome:
     delivered: bool
     error: str | None = None
     retry_after: float | None = None
+
+
+def _write_to_the_log(notice: dict[str, str]) -> Outcome:
+    """Local mode (development with no NOTIFICATIONS_URL), like Django's console e-mail
+    backend: the notice, code included, goes to the log instead of the notification service,
+    and counts as delivered."""
+    notices_logger.info(
+        "notice to %s: %s",
+        notice["email"],
+        notice["message"],
+        extra={"notice_id": notice["id"], "email": notice["email"], "notice": notice["message"]},
+    )
+    return Outcome(True)
 
 
 class OutboxRelay:
@@ -188,6 +202,8 @@ class OutboxRelay:
             "email": message.payload["email"],
             "message": message.payload["message"],
         }
+        if self.settings.notifications_url is None:
+            return _write_to_the_log(body)
         try:
             response = await self.http.post(str(self.settings.notifications_url), json=body)
         except httpx.HTTPError as error:

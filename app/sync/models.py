@@ -13,6 +13,8 @@ class SyncRun(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     finished_at: Mapped[datetime | None]
     mode: Mapped[str] = mapped_column(String(16))
+    # The provider's URL (no credentials), or local mode's generator: see EventsSource.
+    source: Mapped[str | None] = mapped_column(String(500))
     changed_since: Mapped[date | None]
     status: Mapped[str] = mapped_column(String(16), index=True)
     created: Mapped[int] = mapped_column(default=0)

@@ -5,12 +5,13 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from app.core.config import Settings
 from app.core.resilience import CircuitBreaker, CircuitOpenError, backoff_delay, retry_after_seconds
+from app.sync.local import GeneratedEvents
 
 logger = logging.getLogger(__name__)
 
@@ -20,6 +21,18 @@ DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 
 class ProviderError(Exception):
     """The provider could not be read; the message is safe to store and show."""
+
+
+class EventsSource(Protocol):
+    """Where a sync reads provider records: the provider's API, or local mode's generator."""
+
+    @property
+    def source(self) -> str:
+        """Names the source on each run, so that an incremental run continues from the last
+        successful run of the same source (after a switch, the first run is a full one)."""
+        ...
+
+    def pages(self, changed_since: date | None = None) -> AsyncIterator[list[Any]]: ...
 
 
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
@@ -45,6 +58,8 @@ class EventsProviderClient:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._breaker = breaker or CircuitBreaker("events-provider")
+        # The URL without credentials or query: what a run records as its source.
+        self.source = str(self._url.copy_with(userinfo=b"", query=None, fragment=None))
 
     async def pages(self, changed_since: date | None = None) -> AsyncIterator[list[Any]]:
         """Each page's raw records, newest change first, following `next` until it is null.
@@ -132,7 +147,10 @@ def create_provider_http_client() -> httpx.AsyncClient:
     return httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, follow_redirects=False)
 
 
-def create_provider_client(http: httpx.AsyncClient, settings: Settings) -> EventsProviderClient:
+def create_provider_client(http: httpx.AsyncClient, settings: Settings) -> EventsSource:
+    """The provider at EVENTS_PROVIDER_URL; without one (development only), local mode."""
+    if settings.events_provider_url is None:
+        return GeneratedEvents()
     return EventsProviderClient(
         http, str(settings.events_provider_url), settings.events_provider_token.get_secret_value()
     )

@@ -31,10 +31,10 @@ class SyncRunRepository:
             .values(status=status, finished_at=now, error=error)
         )
 
-    async def last_successful(self) -> SyncRun | None:
+    async def last_successful(self, source: str) -> SyncRun | None:
         query = (
             select(SyncRun)
-            .where(SyncRun.status == "success")
+            .where(SyncRun.status == "success", SyncRun.source == source)
             .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
             .limit(1)
         )

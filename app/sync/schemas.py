@@ -10,6 +10,7 @@ class SyncRunRead(BaseModel):
     started_at: datetime
     finished_at: datetime | None
     mode: str
+    source: str | None
     changed_since: date | None
     status: str
     created: int

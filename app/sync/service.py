@@ -17,7 +17,7 @@ from app.core.database import Database, UnitOfWork, utcnow
 from app.events.repository import BatchCounts
 from app.registrations.lifecycle import ProviderUpdates
 from app.sync.models import SyncRun
-from app.sync.provider import EventsProviderClient, ProviderError
+from app.sync.provider import EventsSource, ProviderError
 from app.sync.records import ProviderEvent, read_event
 from app.sync.repository import LeaseRepository, SyncRunRepository
 
@@ -63,7 +63,7 @@ class SyncService:
     then applies the provider's pages in units of work of its own, one per batch."""
 
     def __init__(
-        self, database: Database, provider: EventsProviderClient, updates: ProviderUpdates
+        self, database: Database, provider: EventsSource, updates: ProviderUpdates
     ) -> None:
         self._database = database
         self._provider = provider
@@ -75,8 +75,9 @@ class SyncService:
         """Takes the lease and records a running run, or returns None while another runs.
         Execute the run only once `work` has committed: until then nobody sees its lease.
 
-        An incremental run starts from the date the last successful run started (a day of
-        overlap is harmless: upserts are idempotent); with no successful run yet it is full.
+        An incremental run starts from the date the last successful run of the same source
+        started (a day of overlap is harmless: upserts are idempotent); with no successful run
+        of that source yet it is full.
         """
         holder = f"run-{uuid.uuid4()}"
         session = work.session
@@ -86,8 +87,11 @@ class SyncService:
         await SyncRunRepository(session).fail_running(
             RunStatus.FAILED, "abandoned: its holder stopped renewing the lease", utcnow()
         )
-        mode, changed_since = await _resolve_window(session, mode, on_date)
-        run = SyncRun(mode=mode, changed_since=changed_since, status=RunStatus.RUNNING)
+        source = self._provider.source
+        mode, changed_since = await _resolve_window(session, source, mode, on_date)
+        run = SyncRun(
+            mode=mode, source=source, changed_since=changed_since, status=RunStatus.RUNNING
+        )
         await SyncRunRepository(session).add(run)
         return ActiveRun(id=run.id, changed_since=changed_since, holder=holder)
 
@@ -183,13 +187,13 @@ def _readable(active: ActiveRun, records: list[Any]) -> list[ProviderEvent]:
 
 
 async def _resolve_window(
-    session: AsyncSession, mode: SyncMode, on_date: date | None
+    session: AsyncSession, source: str, mode: SyncMode, on_date: date | None
 ) -> tuple[SyncMode, date | None]:
     if mode is SyncMode.ALL:
         return mode, None
     if mode is SyncMode.DATE:
         return mode, on_date
-    last = await SyncRunRepository(session).last_successful()
+    last = await SyncRunRepository(session).last_successful(source)
     if last is None:
         return SyncMode.ALL, None
     return mode, last.started_at.date()

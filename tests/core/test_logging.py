@@ -10,6 +10,9 @@ from app.core.config import LogFormat
 from app.core.logging import configure_logging
 from app.main import create_app
 from tests.conftest import make_settings
+from tests.support.database import prepare_database
+from tests.support.notifications import eventually
+from tests.support.processes import SERVERS, child_environment, running_server
 
 PASSWORD = "a-password-nobody-may-log"
 
@@ -63,3 +66,33 @@ async def test_json_logs_carry_request_ids_and_no_password_or_token(database_url
 def _restore_console_logging():
     yield
     configure_logging(LogFormat.CONSOLE, "INFO")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", list(SERVERS))
+async def test_every_line_is_json_and_each_request_is_logged_once(tmp_path, command):
+    """Started as a newcomer would (development: local mode, the sync and the relay running),
+    whether by our command or by plain uvicorn, which logs in plain text of its own unless the
+    app takes its loggers over."""
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'logs.db'}"
+    await prepare_database(database_url)
+    output = tmp_path / "server.log"
+    requests = [("GET", "/health/live"), ("GET", "/docs/"), ("GET", "/nowhere"), ("POST", "/api")]
+    env = child_environment(DATABASE_URL=database_url, LOG_FORMAT="json")
+    async with running_server(command, env, output) as base_url:
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            for number, (method, path) in enumerate(requests):
+                await http.request(method, path, headers={"X-Request-ID": f"request-{number}"})
+        await eventually(lambda: "sync run 1 success" in output.read_text())
+
+    records = [json.loads(line) for line in output.read_text().splitlines()]
+    ours = [record for record in records if record["request_id"].startswith("request-")]
+    assert sorted(record["request_id"] for record in ours) == [
+        f"request-{number}" for number in range(len(requests))
+    ]
+    assert all(record["logger"] == "app.access" for record in ours)
+    assert not [record for record in records if record["logger"] == "uvicorn.access"]
+    assert not [record for record in records if record["level"] in ("error", "critical")]
+    messages = [record["message"] for record in records]
+    assert "Application startup complete." in messages
+    assert sum(message.startswith("local mode:") for message in messages) == 2

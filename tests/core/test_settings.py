@@ -24,6 +24,36 @@ def test_test_environment_requires_a_secret_too():
         load_settings(environment="test")
 
 
+SECRET = "a-secret-key-of-at-least-thirty-two-characters"
+
+
+@pytest.mark.parametrize("environment", ["test", "production"])
+def test_only_development_runs_without_the_provider_and_notification_urls(environment):
+    with pytest.raises(ConfigurationError) as raised:
+        load_settings(environment=environment, jwt_secret_key=SECRET)
+
+    assert "EVENTS_PROVIDER_URL and NOTIFICATIONS_URL must be set" in str(raised.value)
+    with pytest.raises(ConfigurationError) as one_missing:
+        load_settings(
+            environment=environment,
+            jwt_secret_key=SECRET,
+            events_provider_url="https://events.example.com/api/events/",
+        )
+    assert "NOTIFICATIONS_URL must be set" in str(one_missing.value)
+    assert "EVENTS_PROVIDER_URL" not in str(one_missing.value)
+    assert "\n" not in str(one_missing.value)
+
+
+def test_empty_urls_mean_local_mode_in_development(monkeypatch):
+    monkeypatch.setenv("EVENTS_PROVIDER_URL", "")
+    monkeypatch.setenv("NOTIFICATIONS_URL", "")
+
+    settings = load_settings(environment="development")
+
+    assert settings.events_provider_url is None
+    assert settings.notifications_url is None
+
+
 def test_development_makes_a_random_secret():
     first = load_settings(environment="development")
     second = load_settings(environment="development")

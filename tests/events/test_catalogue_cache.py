@@ -17,8 +17,8 @@ from sqlalchemy import text
 
 from app.core.database import utcnow
 from app.dependencies import container_of
+from app.sync.generator import generate_events
 from app.sync.service import SyncMode
-from fakes.generator import generate_events
 from fakes.provider import EVENTS_PATH, FakeProvider
 from tests.conftest import database_of, http_client, make_settings, running_app
 from tests.stream.conftest import REDIS_URL, eventually, publish, redis, topic

@@ -18,8 +18,8 @@ from app.dependencies import container_of
 from app.outbox.models import OutboxMessage
 from app.registrations.models import WaitlistEntry
 from app.registrations.notices import Notice
+from app.sync.generator import generate_events
 from app.sync.service import SyncMode
-from fakes.generator import generate_events
 from fakes.provider import EVENTS_PATH, FakeProvider
 from tests.conftest import database_of, http_client, running_app
 from tests.stream.conftest import REDIS_URL, eventually, publish, redis, topic

@@ -6,7 +6,7 @@ import sys
 import uuid
 
 from app.events.models import Event
-from fakes.generator import generate_events
+from app.sync.generator import generate_events
 from tests.stream.conftest import REDIS_URL, eventually, pending, publish
 from tests.support.processes import run_cli, service_environment, stop
 

@@ -18,7 +18,7 @@ from app.registrations.lifecycle import ProviderUpdates, Surroundings
 from app.stream.consumer import create_stream_consumer
 from app.stream.models import ParkedStreamMessage
 from app.stream.service import Outcome, StreamService
-from fakes.generator import generate_events
+from app.sync.generator import generate_events
 from tests.conftest import make_settings
 from tests.support.metrics import sample
 

@@ -14,8 +14,8 @@ from app.registrations.lifecycle import ProviderUpdates, Surroundings
 from app.stream.consumer import GROUP
 from app.stream.models import ParkedStreamMessage
 from app.stream.service import Delivery, Outcome, StreamService
+from app.sync.generator import generate_events
 from app.sync.service import SyncMode
-from fakes.generator import generate_events
 from fakes.provider import EVENTS_PATH, FakeProvider
 from tests.conftest import make_settings
 from tests.stream.conftest import consuming_app, eventually, pending, publish

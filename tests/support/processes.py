@@ -4,7 +4,8 @@ import asyncio
 import os
 import socket
 import sys
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -40,6 +41,9 @@ def service_environment(database_url: str, **variables: str) -> dict[str, str]:
         "SYNC_INTERVAL_SECONDS": "0",
         "OUTBOX_RELAY_ENABLED": "false",
         "SHUTDOWN_DRAIN_SECONDS": "0",
+        # Never called unless a test serves a fake there and says so.
+        "EVENTS_PROVIDER_URL": "https://events.example.com/api/events/",
+        "NOTIFICATIONS_URL": "https://notifications.example.com/api/notifications",
     }
     return child_environment(**(defaults | variables))
 
@@ -106,3 +110,39 @@ async def stop(process: asyncio.subprocess.Process) -> None:
         except TimeoutError:
             process.kill()
             await process.wait()
+
+
+# The two ways SPEC §2 names to serve the app, as `python -m` arguments.
+SERVERS = {
+    "events-face serve": ("app.cli", "serve", "--no-migrate"),
+    "uvicorn app.main:app": ("uvicorn", "app.main:app"),
+}
+
+
+@asynccontextmanager
+async def running_server(
+    command: str, env: Mapping[str, str], output: Path, cwd: Path = PROJECT_ROOT
+) -> AsyncIterator[str]:
+    """Serves with one of SERVERS (on a migrated database) until the block ends, writing its
+    stdout and stderr to `output`; yields its base URL."""
+    port = free_port()
+    with output.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            *SERVERS[command],
+            "--port",
+            str(port),
+            env=dict(env),
+            cwd=cwd,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            status = await wait_until_ready(f"{base_url}/health/live", process, 60)
+            assert status == 200, f"{command} did not start: see {output}"
+            yield base_url
+        finally:
+            await stop(process)

@@ -1,3 +1,4 @@
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -61,3 +62,13 @@ async def sync_service(
         )
         container = container_of(sync_app)
         yield SyncService(container.database, client, container.provider_updates)
+
+
+async def finished_runs(client, headers, *, timeout: float = 10.0) -> list[dict]:
+    """Polls /api/sync/runs until no run is running any more."""
+    async with asyncio.timeout(timeout):
+        while True:
+            runs = (await client.get("/api/sync/runs", headers=headers)).json()
+            if runs and all(run["status"] != "running" for run in runs):
+                return runs
+            await asyncio.sleep(0.05)

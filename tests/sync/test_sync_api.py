@@ -7,22 +7,12 @@ import pytest
 from sqlalchemy import func, select
 
 from app.events.models import Event
+from app.sync.generator import generate_events
 from app.sync.service import SyncMode
-from fakes.generator import generate_events
 from tests.conftest import database_of, make_settings, running_app
 from tests.support.auth import access_token, bearer, staff_token
 from tests.support.metrics import sample
-from tests.sync.conftest import PROVIDER_TOKEN
-
-
-async def finished_runs(client, headers, *, timeout: float = 10.0) -> list[dict]:
-    """Polls /api/sync/runs until no run is running any more."""
-    async with asyncio.timeout(timeout):
-        while True:
-            runs = (await client.get("/api/sync/runs", headers=headers)).json()
-            if runs and all(run["status"] != "running" for run in runs):
-                return runs
-            await asyncio.sleep(0.05)
+from tests.sync.conftest import PROVIDER_TOKEN, finished_runs
 
 
 async def test_staff_trigger_a_run_and_see_it_finish(sync_client, sync_app, provider):

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.core.database import utcnow
 from app.events.models import Event
-from fakes.generator import generate_events
+from app.sync.generator import generate_events
 from tests.conftest import database_of, make_settings, running_app
 from tests.support.events import create_event
 from tests.support.processes import child_environment, run_cli

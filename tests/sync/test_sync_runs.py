@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 
 from app.core.database import utcnow
 from app.events.models import Event, Venue
+from app.sync.generator import generate_events
 from app.sync.models import Lease, SyncRun
 from app.sync.service import SYNC_LEASE, SyncMode
-from fakes.generator import generate_events
 from fakes.provider import FIXTURE, FakeProvider, fixture_events
 from tests.conftest import database_of
 from tests.support.servers import serving
