@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,6 +55,7 @@ class Scenario:
     path: str
     body: str | None = None
     baseline: bool = True
+    revalidate: bool = False  # sent with If-None-Match: the ETag of the page's last answer
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ SCENARIOS = (
     Scenario("list, first page", "/api/events"),
     Scenario("list, deep page (900 of 1000)", "/api/events?page=900"),
     Scenario("list, name filter `конференция`", f"/api/events?name={quote('конференция')}"),
+    Scenario("list, first page revalidated (304)", "/api/events", revalidate=True, baseline=False),
     Scenario(
         "login (Argon2)",
         "/api/auth/login",
@@ -123,17 +125,35 @@ async def load_catalogue(database_url: str, count: int) -> None:
     await execute(asyncpg_dsn(database_url), "VACUUM ANALYZE")
 
 
+def bench_environment(database_url: str) -> dict[str, str]:
+    """The served app as the Dockerfile runs it (an access line per request, one JSON object
+    a line), with no background work and out of the rate limiter's reach."""
+    return service_environment(
+        database_url,
+        RATE_LIMIT_AUTH="1000000/minute",
+        LOG_LEVEL="INFO",
+        LOG_FORMAT="json",
+        EVENT_RETENTION_DAYS="3650",  # the start-up cleanup would delete the past events
+        BASELINE_DATABASE_URL=asyncpg_dsn(database_url),
+    )
+
+
 @contextmanager
-def server(command: list[str], env: dict[str, str], ready_url: str) -> Iterator[None]:
+def server(
+    command: list[str], env: dict[str, str], ready_url: str, startup_seconds: float = 60
+) -> Iterator[subprocess.Popen[bytes]]:
     """Runs `command` until the block ends, however it ends; waits for `ready_url` to answer."""
-    process = subprocess.Popen(command, env=env, cwd=ROOT)  # noqa: S603
+    # Its lines go nowhere: what writing them costs the server is measured, not the sink's.
+    process = subprocess.Popen(  # noqa: S603
+        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + startup_seconds
         while not answers(ready_url):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"server did not start: {' '.join(command)}")
             time.sleep(0.2)
-        yield
+        yield process
     finally:
         stop(process)
 
@@ -170,6 +190,9 @@ def wrk(
     env = {**os.environ, "WRK_TOKEN": token, "WRK_METHOD": "POST" if scenario.body else "GET"}
     if scenario.body:
         env["WRK_BODY"] = scenario.body
+    if scenario.revalidate:
+        answer = httpx.get(url + scenario.path, headers={"Authorization": f"Bearer {token}"})
+        env["WRK_IF_NONE_MATCH"] = answer.headers["etag"]
     command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s"]
     command += [f"--timeout={WRK_TIMEOUT}"]
     command += ["-s", str(BENCH_DIR / "wrk.lua"), url + scenario.path]
@@ -191,7 +214,7 @@ def measure(
     targets: list[str], scenario: Scenario, token: str, args: argparse.Namespace
 ) -> list[Figures]:
     """Warms each target up, then times `args.rounds` rounds that alternate between the
-    targets, so that both meet the same background load; returns each one's median round."""
+    targets, so that all meet the same background load; returns each one's median round."""
     for url in targets:
         wrk(url, scenario, token, args, seconds=2)  # pools, caches, prepared statements
     rounds: dict[str, list[Figures]] = {url: [] for url in targets}
@@ -212,28 +235,40 @@ def cell(figures: Figures | None) -> str:
     return f"{rate} | {figures.p50_ms:.1f} | {figures.p99_ms:.1f}"
 
 
-def table(rows: list[tuple[Scenario, Figures, Figures | None]]) -> str:
+def ratio(ours: Figures, baseline: Figures | None) -> str:
+    if baseline is None:
+        return "—"
+    return f"{ours.requests_per_second / baseline.requests_per_second:.2f}"
+
+
+Row = tuple[Scenario, dict[str, Figures]]
+
+
+def table(rows: list[Row]) -> str:
     lines = [
-        "| scenario | events-face req/s | p50 ms | p99 ms | baseline req/s | p50 ms | p99 ms "
-        "| ratio |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | `serve` req/s | p50 ms | p99 ms | plain `uvicorn` req/s | p50 ms | p99 ms "
+        "| baseline req/s | p50 ms | p99 ms | ratio `serve` | ratio `uvicorn` |",
+        "|---|" + "---:|" * 11,
     ]
-    for scenario, ours, baseline in rows:
-        ratio = "—"
-        if baseline is not None:
-            ratio = f"{ours.requests_per_second / baseline.requests_per_second:.2f}"
-        lines.append(f"| {scenario.label} | {cell(ours)} | {cell(baseline)} | {ratio} |")
+    for scenario, figures in rows:
+        serve, uvicorn, baseline = figures["serve"], figures["uvicorn"], figures.get("baseline")
+        lines.append(
+            f"| {scenario.label} | {cell(serve)} | {cell(uvicorn)} | {cell(baseline)} "
+            f"| {ratio(serve, baseline)} | {ratio(uvicorn, baseline)} |"
+        )
     return "\n".join(lines)
 
 
-def report(rows: list[tuple[Scenario, Figures, Figures | None]], args: argparse.Namespace) -> str:
+def report(rows: list[Row], memory: dict[str, float], args: argparse.Namespace) -> str:
+    rss = ", ".join(f"`{name}` {mib:.0f} MiB" for name, mib in memory.items())
     return (
         f"Run on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}, Python "
         f"{platform.python_version()}, PostgreSQL on localhost, {args.events:,} events; "
         f"`wrk -t{args.threads} -c{args.connections} -d{args.duration}s --timeout "
         f"{WRK_TIMEOUT}`; each figure is the median of {args.rounds} rounds that alternate "
-        "between the two servers (after a 2 s warm-up each); each server is one uvicorn "
-        "process (uvloop, httptools), loaded one at a time.\n\n"
+        "between the servers (after a 2 s warm-up each); each server is one uvicorn "
+        "process (uvloop, httptools), loaded one at a time; ours log each request as a JSON "
+        f"line (to /dev/null). Resident memory after the run: {rss}.\n\n"
         f"{table(rows)}\n"
     )
 
@@ -245,38 +280,50 @@ def write_readme(text: str) -> None:
     readme.write_text(f"{current[:start]}\n{text}{current[end:]}")
 
 
+# What each server runs: ours as the Dockerfile runs it and as plain uvicorn, and the yardstick.
+SERVERS = {
+    "serve": [str(Path(sys.executable).with_name("events-face")), "serve", "--no-migrate"],
+    "uvicorn": [sys.executable, "-m", "uvicorn", "app.main:app"],
+    "baseline": [sys.executable, "-m", "uvicorn", "bench.baseline:app", "--no-access-log"],
+}
+
+
+def resident_mib(process: subprocess.Popen[bytes]) -> float:
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    [kib] = [line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")]
+    return int(kib) / 1024
+
+
 def run_scenarios(args: argparse.Namespace, database_url: str) -> str:
-    env = service_environment(
-        database_url,
-        RATE_LIMIT_AUTH="1000000/minute",
-        LOG_LEVEL="WARNING",
-        EVENT_RETENTION_DAYS="3650",  # the start-up cleanup would delete the past events
-    )
-    ours, baseline = f"http://127.0.0.1:{free_port()}", f"http://127.0.0.1:{free_port()}"
-    serve = [str(Path(sys.executable).with_name("events-face")), "serve", "--no-migrate"]
-    uvicorn = [sys.executable, "-m", "uvicorn", "bench.baseline:app", "--log-level", "warning"]
-    baseline_env = {**env, "BASELINE_DATABASE_URL": asyncpg_dsn(database_url)}
-    with (
-        server([*serve, "--port", ours.rsplit(":", 1)[1]], env, f"{ours}/health/live"),
-        server(
-            [*uvicorn, "--no-access-log", "--port", baseline.rsplit(":", 1)[1]],
-            baseline_env,
-            f"{baseline}/api/events",
-        ),
-    ):
-        token = register(ours)
-        rows = []
+    env = bench_environment(database_url)
+    urls = {name: f"http://127.0.0.1:{free_port()}" for name in SERVERS}
+    with ExitStack() as stack:
+        processes = {
+            name: stack.enter_context(
+                server(
+                    [*command, "--port", urls[name].rsplit(":", 1)[1]],
+                    env,
+                    f"{urls[name]}/api/events"
+                    if name == "baseline"
+                    else f"{urls[name]}/health/live",
+                )
+            )
+            for name, command in SERVERS.items()
+        }
+        token = register(urls["serve"])
+        rows: list[Row] = []
         for scenario in SCENARIOS:
             print(f"{scenario.label}:", flush=True)
-            if not scenario.baseline:
-                rows.append((scenario, *measure([ours], scenario, token, args), None))
-                continue
-            if comparable_page(ours, scenario.path, token) != comparable_page(
-                baseline, scenario.path, token
-            ):
-                raise SystemExit(f"the baseline's page differs from ours: {scenario.path}")
-            rows.append((scenario, *measure([ours, baseline], scenario, token, args)))
-    return report(rows, args)
+            names = [name for name in SERVERS if scenario.baseline or name != "baseline"]
+            if scenario.baseline:
+                expected = comparable_page(urls["serve"], scenario.path, token)
+                for name in names:
+                    if comparable_page(urls[name], scenario.path, token) != expected:
+                        raise SystemExit(f"{name}'s page differs from ours: {scenario.path}")
+            figures = measure([urls[name] for name in names], scenario, token, args)
+            rows.append((scenario, dict(zip(names, figures, strict=True))))
+        memory = {name: resident_mib(processes[name]) for name in ("serve", "uvicorn")}
+    return report(rows, memory, args)
 
 
 def main() -> None:

@@ -7,6 +7,10 @@ local token = os.getenv("WRK_TOKEN")
 if token then
   wrk.headers["Authorization"] = "Bearer " .. token
 end
+local etag = os.getenv("WRK_IF_NONE_MATCH")
+if etag then
+  wrk.headers["If-None-Match"] = etag
+end
 
 function done(summary, latency, requests)
   local errors = summary.errors

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from app.core.pagination import Page
+from app.core.pagination import Page, PageRequest
 from app.core.query import QueryModel
 
 
@@ -109,3 +109,7 @@ class EventFilters(QueryModel):
         if isinstance(self.date_to, datetime):
             return _start_of(self.date_to) + timedelta(microseconds=1)
         return _start_of(self.date_to) + timedelta(days=1)
+
+
+class EventListQuery(EventFilters, PageRequest):
+    """The list's whole query string, its filters and its page, read in one validation."""

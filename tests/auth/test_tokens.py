@@ -1,5 +1,6 @@
 """Access and refresh tokens: forgery, expiry, type confusion, rotation, reuse, logout."""
 
+import asyncio
 import base64
 import json
 import uuid
@@ -52,6 +53,19 @@ async def test_expired_access_token_is_401(client):
     past = datetime.now(UTC) - timedelta(hours=1)
 
     await assert_rejected(client, forge(sub=user_id, iat=past, exp=past + timedelta(minutes=15)))
+
+
+async def test_a_token_accepted_before_is_refused_once_it_expires(client):
+    user_id = (await register(client))["user"]["id"]  # type: ignore[index]
+    now = datetime.now(UTC)
+    expiry = now + timedelta(seconds=2)  # at least a second, once JWT rounds it down
+    token = forge(sub=user_id, iat=now, exp=expiry)
+
+    accepted = await client.get("/api/auth/me", headers=bearer(token))
+    await asyncio.sleep(max((expiry - datetime.now(UTC)).total_seconds(), 0) + 0.1)
+
+    assert accepted.status_code == 200
+    await assert_rejected(client, token)  # verified tokens are remembered only until they expire
 
 
 async def test_alg_none_token_is_401(client):

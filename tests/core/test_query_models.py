@@ -4,8 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Query
 
-from app.core.pagination import PageRequest
-from app.events.schemas import EventFilters
+from app.events.schemas import EventListQuery
 from app.main import create_app
 from tests.conftest import make_settings
 
@@ -15,9 +14,7 @@ def documented_by_fastapi() -> dict[str, Any]:
     scratch = FastAPI()
 
     @scratch.get("/list")
-    async def listing(
-        filters: Annotated[EventFilters, Query()], page: Annotated[PageRequest, Query()]
-    ) -> None: ...
+    async def listing(query: Annotated[EventListQuery, Query()]) -> None: ...
 
     return scratch.openapi()
 

@@ -15,8 +15,8 @@ from app.outbox.models import OutboxMessage, OutboxStatus
 from app.sync.models import Lease, SyncRun
 from app.sync.service import SYNC_LEASE
 from fakes.notifications import Behaviour
-from fakes.provider import EVENTS_PATH, FakeProvider
 from fakes.provider import Behaviour as ProviderBehaviour
+from fakes.provider import FakeProvider
 from tests.conftest import database_of
 from tests.support.auth import bearer, register
 from tests.support.database import empty_tables
@@ -29,7 +29,7 @@ from tests.support.notifications import (
     seed_messages,
 )
 from tests.support.processes import service_environment, start_server, stop, wait_until_ready
-from tests.support.servers import serving
+from tests.support.servers import served_provider
 
 __all__ = ["notifications"]
 pytestmark = pytest.mark.slow
@@ -42,8 +42,7 @@ MESSAGES = 300
 async def slow_provider() -> AsyncIterator[FakeProvider]:
     """A provider whose first page takes long enough for a sync run to be going at SIGTERM."""
     fake = FakeProvider(behaviour=ProviderBehaviour(delay_seconds=6))
-    async with serving(fake.app) as base_url:
-        fake.url = base_url + EVENTS_PATH
+    async with served_provider(fake):
         yield fake
 
 

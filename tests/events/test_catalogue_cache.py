@@ -19,12 +19,12 @@ from app.core.database import utcnow
 from app.dependencies import container_of
 from app.sync.generator import generate_events
 from app.sync.service import SyncMode
-from fakes.provider import EVENTS_PATH, FakeProvider
+from fakes.provider import FakeProvider
 from tests.conftest import database_of, http_client, make_settings, running_app
 from tests.stream.conftest import REDIS_URL, eventually, publish, redis, topic
 from tests.support.database import empty_database
 from tests.support.events import create_event, create_venue
-from tests.support.servers import serving
+from tests.support.servers import served_provider
 from tests.support.visitors import Session, sign_in, visitor
 
 __all__ = ["redis", "topic"]  # fixtures
@@ -44,9 +44,7 @@ async def app_with(database_url: str, **settings: Any) -> AsyncIterator[tuple[Fa
 
 @pytest.fixture(scope="module")
 async def provider() -> AsyncIterator[FakeProvider]:
-    fake = FakeProvider()
-    async with serving(fake.app) as base_url:
-        fake.url = base_url + EVENTS_PATH
+    async with served_provider() as fake:
         yield fake
 
 

@@ -20,13 +20,13 @@ from app.registrations.models import WaitlistEntry
 from app.registrations.notices import Notice
 from app.sync.generator import generate_events
 from app.sync.service import SyncMode
-from fakes.provider import EVENTS_PATH, FakeProvider
+from fakes.provider import FakeProvider
 from tests.conftest import database_of, http_client, running_app
 from tests.stream.conftest import REDIS_URL, eventually, publish, redis, topic
 from tests.support.database import empty_database
 from tests.support.metrics import sample
 from tests.support.notifications import relay_settings
-from tests.support.servers import serving
+from tests.support.servers import served_provider
 from tests.support.visitors import Session, latest_code, notices_when, sign_in, visitor
 
 __all__ = ["redis", "topic"]  # fixtures
@@ -34,9 +34,7 @@ __all__ = ["redis", "topic"]  # fixtures
 
 @pytest.fixture(scope="module")
 async def provider() -> AsyncIterator[FakeProvider]:
-    fake = FakeProvider()
-    async with serving(fake.app) as base_url:
-        fake.url = base_url + EVENTS_PATH
+    async with served_provider() as fake:
         yield fake
 
 

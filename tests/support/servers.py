@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from starlette.types import ASGIApp
 
+from fakes.provider import EVENTS_PATH, FakeProvider
 from tests.support.processes import free_port
 
 
@@ -27,3 +28,12 @@ async def serving(app: ASGIApp) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+@asynccontextmanager
+async def served_provider(provider: FakeProvider | None = None) -> AsyncIterator[FakeProvider]:
+    """The fake events-provider served until the block ends, its `url` set."""
+    provider = provider or FakeProvider()
+    async with serving(provider.app) as base_url:
+        provider.url = base_url + EVENTS_PATH
+        yield provider

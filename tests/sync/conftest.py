@@ -8,18 +8,16 @@ from fastapi import FastAPI
 from app.dependencies import container_of
 from app.sync.provider import EventsProviderClient
 from app.sync.service import SyncService
-from fakes.provider import EVENTS_PATH, FakeProvider
+from fakes.provider import FakeProvider
 from tests.conftest import client_of, make_settings, running_app
-from tests.support.servers import serving
+from tests.support.servers import served_provider
 
 PROVIDER_TOKEN = "provider-token-that-must-stay-home"
 
 
 @pytest.fixture(scope="module")
 async def fake_provider() -> AsyncIterator[FakeProvider]:
-    fake = FakeProvider(token=PROVIDER_TOKEN)
-    async with serving(fake.app) as base_url:
-        fake.url = base_url + EVENTS_PATH
+    async with served_provider(FakeProvider(token=PROVIDER_TOKEN)) as fake:
         yield fake
 
 
