@@ -1,10 +1,11 @@
 """Logging set-up: readable lines for people, one JSON object a line for machines, for our
 records and uvicorn's alike, however the app is started."""
 
-import json
 import logging
 import sys
 from datetime import UTC, datetime
+
+import orjson
 
 from app.core.config import LogFormat
 from app.core.middleware import current_request_id
@@ -28,9 +29,12 @@ class _RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object a line. orjson rather than the standard library's json: the access line
+    is written for every request, and encoding it was half its cost (bench/README.md)."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "time": datetime.fromtimestamp(record.created, UTC),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -41,7 +45,7 @@ class JsonFormatter(logging.Formatter):
         )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return orjson.dumps(entry, default=str).decode()
 
 
 class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -8,8 +8,8 @@ string in one `model_validate` instead. FastAPI cannot see fields read that way,
 would have written them.
 """
 
-from collections.abc import Iterator, Sequence
-from typing import Any, Self
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Self, TypeVar
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
@@ -56,6 +56,21 @@ class QueryModel(BaseModel):
         return parameters
 
 
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def reads_query(*models: type[QueryModel]) -> Callable[[Endpoint], Endpoint]:
+    """Marks a route that reads its query string itself, with these models, and only when it
+    must (a page answered from memory, or a 304, was validated when first answered): they are
+    documented as if they were its dependencies."""
+
+    def mark(endpoint: Endpoint) -> Endpoint:
+        endpoint.__query_models__ = models  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
 def _query_models(dependant: Dependant) -> Iterator[type[QueryModel]]:
     for dependency in dependant.dependencies:
         owner = getattr(dependency.call, "__self__", None)
@@ -70,7 +85,8 @@ def document_query_models(document: dict[str, Any], routes: Sequence[BaseRoute])
     for route in iter_route_contexts(routes):  # included routers' routes too
         if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
             continue
-        models = list(dict.fromkeys(_query_models(route.dependant)))
+        declared = getattr(route.original_route.endpoint, "__query_models__", ())
+        models = list(dict.fromkeys([*_query_models(route.dependant), *declared]))
         for method in route.methods if models else ():
             operation = document["paths"][route.path_format][method.lower()]
             parameters = operation.setdefault("parameters", [])

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from app.auth.dependencies import AUTHENTICATION_ERRORS, CurrentUserId
 from app.core.errors import PageNotFoundError, RequestInvalidError, problem_responses
 from app.core.pagination import page_body
+from app.core.query import reads_query
 from app.dependencies import DatabaseDep, container_of
 from app.events.cache import PageCache
 from app.events.errors import EventNotFoundError
@@ -31,10 +32,9 @@ async def get_reads(request: Request, database: DatabaseDep) -> CatalogueReads:
     return CatalogueReads(EventService(database), container_of(request.app).catalogue_pages)
 
 
-# One dependency each for the query string and for what reads it: on the hot path, every
-# dependency FastAPI resolves costs more than the work of these.
+# One dependency for what reads the catalogue: on the hot path, each dependency FastAPI
+# resolves costs more than the work of this one.
 CatalogueReadsDep = Annotated[CatalogueReads, Depends(get_reads)]
-EventListQueryDep = Annotated[EventListQuery, Depends(EventListQuery.from_query)]
 
 
 @router.get(
@@ -45,14 +45,14 @@ EventListQueryDep = Annotated[EventListQuery, Depends(EventListQuery.from_query)
         **problem_responses(*AUTHENTICATION_ERRORS, PageNotFoundError, RequestInvalidError),
     },
 )
-async def list_events(
-    _user: CurrentUserId, query: EventListQueryDep, request: Request, reads: CatalogueReadsDep
-) -> Response:
+@reads_query(EventListQuery)
+async def list_events(_user: CurrentUserId, request: Request, reads: CatalogueReadsDep) -> Response:
     """The catalogue, filtered and ordered; `next`/`previous` keep every filter. The answer
     carries an ETag: send it back in `If-None-Match` and get 304 while nothing it shows has
     changed (a write, or a deadline passing)."""
 
     async def read() -> tuple[EventPage, datetime | None]:
+        query = await EventListQuery.from_query(request)
         shown = await reads.service.list_events(query, query)
         # One validation for the whole page: cheaper than one model per event.
         page = EventPage.model_validate(page_body(request.url, query, shown.found))
@@ -63,7 +63,7 @@ async def list_events(
         request.url,
         request.headers.get("if-none-match"),
         read,
-        with_time_filter=query.status is not None,
+        with_time_filter="status" in request.query_params,
     )
 
 
