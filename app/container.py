@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -22,10 +23,12 @@ from app.events.cache import PageCache
 from app.events.version import LatestVersion
 from app.outbox.relay import create_notifications_http_client
 from app.registrations.lifecycle import ProviderUpdates, Surroundings
-from app.stream.consumer import StreamConsumer, create_stream_consumer
 from app.stream.service import StreamService
 from app.sync.provider import create_provider_client, create_provider_http_client
 from app.sync.service import SyncService
+
+if TYPE_CHECKING:
+    from app.stream.consumer import StreamConsumer
 
 # Background work gets this long to stop (inside uvicorn's graceful-shutdown window).
 BACKGROUND_STOP_SECONDS = 10.0
@@ -50,9 +53,19 @@ class Container:
     # Provider records into the catalogue, with registrations following (sync and stream).
     provider_updates: ProviderUpdates
     sync: SyncService
-    stream_consumer: StreamConsumer | None
+    stream_consumer: "StreamConsumer | None"
     background: BackgroundLoops
     drain: Drain
+
+
+def _stream_consumer(settings: Settings, service: StreamService) -> "StreamConsumer | None":
+    """The consumer BROKER_URL names, or None. FastStream and its broker clients are imported
+    only then: 30 MiB of memory that a process consuming no stream does without."""
+    if not settings.broker_url:
+        return None
+    from app.stream.consumer import create_stream_consumer
+
+    return create_stream_consumer(settings, service)
 
 
 @asynccontextmanager
@@ -81,7 +94,7 @@ async def open_container(
         surroundings=surroundings,
         provider_updates=updates,
         sync=SyncService(database, create_provider_client(provider_http, settings), updates),
-        stream_consumer=create_stream_consumer(settings, StreamService(database, updates, metrics)),
+        stream_consumer=_stream_consumer(settings, StreamService(database, updates, metrics)),
         background=BackgroundLoops(),
         drain=drain or Drain(),
     )
