@@ -25,3 +25,13 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def require_bench_database(database_url: str) -> None:
+    """Refuses a PostgreSQL database not named for benchmarks (`…bench`, or `…bench` and
+    digits): a benchmark empties what it uses."""
+    if not database_url.startswith("postgresql"):
+        return
+    name = database_url.rsplit("/", 1)[-1].split("?", 1)[0]
+    if not re.search(r"bench\d*$", name):
+        raise SystemExit(f"refusing to use the database {name!r}: its name must end in 'bench'")

@@ -84,8 +84,8 @@ class Catalogue:
         changes registrations must follow (app.registrations.lifecycle) come back with the
         counts."""
         records = newest_first(records)
-        changed_venues = await self.events.upsert_venues(_places(records))
-        return await self.events.upsert_events(records, changed_venues)
+        venues = await self.events.upsert_venues(_places(records))
+        return await self.events.upsert_events(records, venues)
 
     async def lock(self, event_id: uuid.UUID) -> Event:
         """The event with its seats locked for the rest of the unit of work: whoever changes
