@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from app.core.config import Settings
 from app.core.database import Database, utcnow
@@ -52,15 +51,35 @@ def create_notifications_http_client(settings: Settings) -> httpx.AsyncClient:
     if token:
         headers["Authorization"] = f"Bearer {token}"
     limits = httpx.Limits(max_connections=settings.outbox_concurrency)
-    # httpx's API over aiohttp's connections: httpcore's pool spent 850 µs of CPU a request
-    # here (it polls every idle connection at each request), aiohttp's 250 µs, and the relay
-    # is bound by that CPU (bench/README.md).
     return httpx.AsyncClient(
         headers=headers,
         timeout=settings.notifications_timeout_seconds,
         limits=limits,
-        transport=AiohttpTransport(limits=limits),
+        transport=AiohttpConnections(limits),
     )
+
+
+class AiohttpConnections(httpx.AsyncBaseTransport):
+    """httpx's API over aiohttp's connections (httpx-aiohttp): with httpcore's pool a request
+    cost 850 µs of CPU here (it checks every idle connection at each request), with aiohttp's
+    250 µs, and the relay is bound by that CPU (bench/README.md). aiohttp is imported at the
+    first request: it is 6 MiB of memory, which a process that sends nothing (sync-events)
+    does without."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._transport: httpx.AsyncBaseTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._transport is None:
+            from httpx_aiohttp import AiohttpTransport
+
+            self._transport = AiohttpTransport(limits=self._limits)
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._transport is not None:
+            await self._transport.aclose()
 
 
 def relay_holder() -> str:
