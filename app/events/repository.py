@@ -274,9 +274,10 @@ class CatalogueRepository:
         self.session = session
 
     async def upsert_venues(self, places: Sequence[ProviderPlace]) -> VenueSeats:
-        """Writes the new and changed venues; a partial place (only id and name) keeps what an
-        earlier full record said. Most batches name venues already stored as they are, and
-        rewriting those rows every batch cost more than the events."""
+        """Writes the new and changed venues (in id order, as the events); a partial place
+        (only id and name) keeps what an earlier full record said. Most batches name venues
+        already stored as they are, and rewriting those rows every batch cost more than the
+        events."""
         seats = VenueSeats()
         if not places:
             return seats
@@ -300,7 +301,7 @@ class CatalogueRepository:
                     **kept,
                 },
             ).returning(VENUES.c.id, VENUES.c.capacity),
-            [_venue_row(place, now) for place in places],
+            [_venue_row(place, now) for place in sorted(places, key=lambda place: place.id)],
         )
         for venue_id, capacity in written:
             before = stored.get(venue_id)

@@ -69,13 +69,21 @@ class AiohttpConnections(httpx.AsyncBaseTransport):
     def __init__(self, limits: httpx.Limits) -> None:
         self._limits = limits
         self._transport: httpx.AsyncBaseTransport | None = None
+        self._unmapped: type[Exception] | tuple[()] = ()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._transport is None:
+            import aiohttp
             from httpx_aiohttp import AiohttpTransport
 
             self._transport = AiohttpTransport(limits=self._limits)
-        return await self._transport.handle_async_request(request)
+            self._unmapped = aiohttp.ClientError
+        try:
+            return await self._transport.handle_async_request(request)
+        except self._unmapped as error:
+            # What httpx-aiohttp leaves as aiohttp's (a malformed answer, say) is an httpx
+            # error, as with httpx's own transport: a failed send, not a crashed relay.
+            raise httpx.RemoteProtocolError(f"{type(error).__name__}: {error}") from error
 
     async def aclose(self) -> None:
         if self._transport is not None:
