@@ -46,7 +46,7 @@ from app.core.database import create_engine
 from app.core.migrations import upgrade_to_head
 from app.sync.records import ProviderEvent, read_event
 from app.sync.service import BATCH_SIZE
-from bench.system import machine, require_bench_database, stop
+from bench.system import high_water_mib, machine, require_bench_database, stop
 from fakes.generator import iter_events
 from tests.support.processes import free_port
 
@@ -55,8 +55,8 @@ SECRET = "bench-secret-key-that-is-long-enough-0123"  # noqa: S105
 SLICES = 10
 
 
-def peak_rss_mib(who: int = resource.RUSAGE_SELF) -> float:
-    return resource.getrusage(who).ru_maxrss / 1024  # KiB on Linux
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def start_fake_provider(events: int) -> tuple[subprocess.Popen[bytes], str]:
@@ -129,7 +129,9 @@ async def upserts(container: Container, count: int, now: datetime, label: str, n
     )
 
 
-def sync_command(database_url: str, provider_url: str) -> tuple[float, str]:
+def sync_command(database_url: str, provider_url: str) -> tuple[float, str, float]:
+    """Runs `sync-events --all`; its wall time, its summary line and its peak RSS in MiB (read
+    from /proc while it runs)."""
     environment = os.environ | {
         "DATABASE_URL": database_url,
         "EVENTS_PROVIDER_URL": provider_url,
@@ -138,19 +140,25 @@ def sync_command(database_url: str, provider_url: str) -> tuple[float, str]:
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "app.cli", "sync-events", "--all"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"sync-events failed: {done.stdout}{done.stderr}")
-    return seconds, done.stdout.strip().splitlines()[-1]
+    peak = 0.0
+    with tempfile.TemporaryFile("w+") as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "sync-events", "--all"],
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        while process.poll() is None:
+            peak = max(peak, high_water_mib(process.pid))
+            time.sleep(0.1)
+        seconds = time.perf_counter() - started
+        output.seek(0)
+        printed = output.read()
+    if process.returncode != 0:
+        raise SystemExit(f"sync-events failed: {printed}")
+    return seconds, printed.strip().splitlines()[-1], peak
 
 
 async def run_seconds(database_url: str) -> float:
@@ -197,13 +205,12 @@ async def step_command(args: argparse.Namespace, database_url: str) -> None:
     try:
         await wait_for(url)
         for label in ("all created", "all unchanged"):
-            seconds, line = sync_command(database_url, url)
+            seconds, line, peak = sync_command(database_url, url)
             own = await run_seconds(database_url)
             print(
                 f"  sync-events --all, {label}: {args.events:,} events in {seconds:.1f} s = "
                 f"{args.events / seconds:,.0f} events/s (the run itself {own:.1f} s = "
-                f"{args.events / own:,.0f} events/s); peak RSS "
-                f"{peak_rss_mib(resource.RUSAGE_CHILDREN):.0f} MiB\n    {line}"
+                f"{args.events / own:,.0f} events/s); peak RSS {peak:.0f} MiB\n    {line}"
             )
     finally:
         stop(provider)
@@ -215,7 +222,7 @@ async def step_paced(args: argparse.Namespace, database_url: str) -> None:
         await wait_for(url, args.page_delay)
         for round_number in range(1, args.rounds + 1):
             bare, events = await bare_loop(url)
-            seconds, line = sync_command(database_url, url)
+            seconds, line, _ = sync_command(database_url, url)
             print(
                 f"  round {round_number}: bare loop {events:,} events in {bare:.1f} s "
                 f"({events / bare:,.0f} events/s); sync-events --all {seconds:.1f} s "

@@ -39,7 +39,8 @@ RECONNECT_SECONDS = (0.1, 0.5, 1.0, 2.0, 5.0)
 class Listener:
     """LISTENs on the channels subscribed, on one connection of its own (not the pool's),
     from the first subscription until the process's background work stops; reconnects with a
-    growing pause when the connection is lost (a database restart, a network cut)."""
+    growing pause when the connection is lost (a database restart, a network cut).
+    `connected` is set while it listens."""
 
     def __init__(self, engine: AsyncEngine, background: BackgroundLoops) -> None:
         self._engine = engine
@@ -50,6 +51,9 @@ class Listener:
         self.connected = asyncio.Event()
 
     def subscribe(self, channel: str, on_notify: OnNotify) -> None:
+        """Calls `on_notify` at each notification on `channel` from any process, and each time
+        the listener has (re)connected. The first subscription starts the listener (on
+        PostgreSQL; on SQLite nothing ever calls it)."""
         self._subscribers[channel].append(on_notify)
         self._changed.set()
         if not self._started and self._engine.dialect.name == "postgresql":

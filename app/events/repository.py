@@ -266,7 +266,7 @@ class CatalogueRepository:
     by the provider's ids, seats, and the cleanup of events long past.
 
     A batch of records costs a fixed number of statements whatever its size and whatever the
-    catalogue's: each lookup reads the primary key's index (`one_of`), and each upsert is one
+    catalogue's: each lookup reads the primary key's index (`rows_by_key`), and each upsert is one
     multi-row `INSERT … ON CONFLICT` of Core rows (through the ORM, rows whose absent fields
     differ were split into statements of a few rows each)."""
 
