@@ -14,6 +14,7 @@ import httpx
 from app.core.background import BackgroundLoops
 from app.core.config import Settings
 from app.core.database import Database, create_engine
+from app.core.listener import Listener
 from app.core.metrics import Metrics
 from app.core.passwords import PasswordHasher
 from app.core.ratelimit import RateLimiter, storage_for
@@ -42,8 +43,11 @@ class Container:
     token_codec: TokenCodec
     password_hasher: PasswordHasher
     rate_limiter: RateLimiter
-    # Set once a unit of work that wrote an outbox message commits: the relay sends at once.
+    # Set once a unit of work that wrote an outbox message commits, here or (through the
+    # listener) in another process: the relay sends at once.
     relay_wake: asyncio.Event
+    # PostgreSQL LISTEN/NOTIFY: wake-ups from other processes (app/core/listener.py).
+    listener: Listener
     notifications_http: httpx.AsyncClient
     # What this process knows of the catalogue's version, and its pages kept under it.
     catalogue_version: LatestVersion
@@ -58,16 +62,6 @@ class Container:
     drain: Drain
 
 
-def _stream_consumer(settings: Settings, service: StreamService) -> "StreamConsumer | None":
-    """The consumer BROKER_URL names, or None. FastStream and its broker clients are imported
-    only then: 30 MiB of memory that a process consuming no stream does without."""
-    if not settings.broker_url:
-        return None
-    from app.stream.consumer import create_stream_consumer
-
-    return create_stream_consumer(settings, service)
-
-
 @asynccontextmanager
 async def open_container(
     settings: Settings, *, metrics: Metrics | None = None, drain: Drain | None = None
@@ -80,6 +74,7 @@ async def open_container(
     updates = ProviderUpdates(surroundings)
     provider_http = create_provider_http_client()
     notifications_http = create_notifications_http_client(settings)
+    background = BackgroundLoops()
     container = Container(
         settings=settings,
         database=database,
@@ -88,6 +83,7 @@ async def open_container(
         password_hasher=PasswordHasher(),
         rate_limiter=RateLimiter(storage_for(settings.redis_url), settings.rate_limit_auth),
         relay_wake=relay_wake,
+        listener=Listener(database.engine, background),
         notifications_http=notifications_http,
         catalogue_version=catalogue_version,
         catalogue_pages=PageCache(catalogue_version, settings.catalogue_cache_bytes),
@@ -95,7 +91,7 @@ async def open_container(
         provider_updates=updates,
         sync=SyncService(database, create_provider_client(provider_http, settings), updates),
         stream_consumer=_stream_consumer(settings, StreamService(database, updates, metrics)),
-        background=BackgroundLoops(),
+        background=background,
         drain=drain or Drain(),
     )
     try:
@@ -105,3 +101,14 @@ async def open_container(
         await provider_http.aclose()
         await notifications_http.aclose()
         await database.dispose()
+
+
+def _stream_consumer(settings: Settings, service: StreamService) -> "StreamConsumer | None":
+    """The consumer of the stream BROKER_URL names, or None. Imported only when there is one:
+    the brokers' clients (FastStream, aiokafka, redis) took 31 MiB of a process's 111, which
+    `sync-events`, `worker` and a replica without a stream do not need."""
+    if not settings.broker_url:
+        return None
+    from app.stream.consumer import create_stream_consumer
+
+    return create_stream_consumer(settings, service)

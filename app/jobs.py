@@ -10,6 +10,7 @@ from app.core.database import UnitOfWork
 from app.events.service import Catalogue
 from app.idempotency.service import purge_expired_keys
 from app.outbox.relay import OutboxRelay
+from app.outbox.service import OUTBOX_CHANNEL
 from app.registrations.lifecycle import sweep
 from app.sync.service import SyncMode
 
@@ -95,6 +96,7 @@ def outbox_relay(container: Container) -> OutboxRelay:
 
 
 def _relay_outbox(container: Container) -> None:
+    container.listener.subscribe(OUTBOX_CHANNEL, container.relay_wake.set)
     container.background.run(Job.OUTBOX_RELAY, outbox_relay(container).run)
 
 

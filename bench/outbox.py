@@ -1,36 +1,43 @@
-"""Outbox drain: 10,000 pending messages delivered to a local fake notification service.
+"""Outbox drain: 10,000 pending messages delivered to a local fake notification service by
+relays that run as `events-face worker` processes, as replicas would.
 
-    ./scripts/uv run python -m bench.outbox [--messages 10000] [--database-url URL]
-        [--concurrency 10] [--batch-size 100]
+    ./scripts/uv run python -m bench.outbox [--messages 10000] [--relays 2]
+        [--database-url URL] [--concurrency 10] [--batch-size 100]
 
-The fake runs as a separate process (so that its CPU is not ours). The database defaults to
-a temporary SQLite file; a PostgreSQL URL must name a database whose name ends in `bench`,
-whose outbox is emptied first. Prints messages per second and peak memory.
+Each relay is a process of its own: a process runs one event loop on one core at a time, so
+two relays in one process would share a core and measure one relay's throughput twice. The
+relays start first and wait; the messages are then written in one transaction which, on
+PostgreSQL, NOTIFYs them (the relays poll only every minute there, so that the wake-up is what
+starts them). Prints messages per second; then, ten times, the time from the commit of a
+single message to its arrival at the fake (the relays are warm by then); and a relay's peak
+RSS. The fake runs as a process of its own too. The database defaults to
+a temporary SQLite file (where the relays poll every 50 ms); a PostgreSQL database must be
+named like `…bench` or `…bench<digits>`, and its outbox is emptied.
 """
 
 import argparse
 import asyncio
-import resource
+import os
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
-from sqlalchemy import delete
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete, func, insert, select
 
-from app.container import open_container
-from app.core.config import load_settings
+from app.core.database import Database, create_engine
 from app.core.migrations import upgrade_to_head
-from app.jobs import outbox_relay
 from app.outbox.models import OutboxMessage, OutboxStatus
-from app.outbox.repository import OutboxRepository
-from tests.support.notifications import new_ids, seed_messages
+from app.outbox.service import OUTBOX_CHANNEL
+from bench.system import high_water_mib, machine, require_bench_database, stop
 from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-secret-key-that-is-long-enough-0123"  # noqa: S105
+WAKE_UPS = 10
 
 
 async def wait_for_fake(url: str) -> None:
@@ -44,69 +51,144 @@ async def wait_for_fake(url: str) -> None:
     raise SystemExit("the fake notification service did not start")
 
 
-async def drain(args: argparse.Namespace, database_url: str, base_url: str) -> None:
-    settings = load_settings(
-        database_url=database_url,
-        environment="test",
-        jwt_secret_key="bench-secret-key-that-is-long-enough-0123",  # noqa: S106
-        events_provider_url="https://events.example.com/api/events/",  # never called here
-        notifications_url=f"{base_url}/api/notifications",
-        outbox_batch_size=args.batch_size,
-        outbox_concurrency=args.concurrency,
-        outbox_poll_interval_seconds=0.05,
+def start_relay(args: argparse.Namespace, database_url: str, base_url: str) -> subprocess.Popen:
+    poll = "0.05" if database_url.startswith("sqlite") else "60"
+    environment = os.environ | {
+        "DATABASE_URL": database_url,
+        "ENVIRONMENT": "test",
+        "JWT_SECRET_KEY": SECRET,
+        "NOTIFICATIONS_URL": f"{base_url}/api/notifications",
+        "EVENTS_PROVIDER_URL": "https://events.example.com/api/events/",  # never called here
+        "OUTBOX_BATCH_SIZE": str(args.batch_size),
+        "OUTBOX_CONCURRENCY": str(args.concurrency),
+        "OUTBOX_POLL_INTERVAL_SECONDS": poll,
+        "DATABASE_POOL_SIZE": "4",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=ROOT, env=environment)
+
+
+async def relays_ready(database: Database, relays: int) -> None:
+    """Until each relay listens (PostgreSQL), or has had the time to start (SQLite)."""
+    if database.dialect != "postgresql":
+        await asyncio.sleep(8)
+        return
+    query = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND application_name LIKE 'listener:%'"
     )
-    async with open_container(settings) as container:
-        database = container.database
-        async with database.transaction() as work:
-            await work.session.execute(delete(OutboxMessage))
-        await seed_messages(database, new_ids(args.messages))
-        stopping = asyncio.Event()
-        relay = outbox_relay(container)
-        started = time.perf_counter()
-        task = asyncio.create_task(relay.run(stopping))
+    async with asyncio.timeout(60):
         while True:
-            async with database.transaction() as work:
-                counts = await OutboxRepository(work.session).count_by_status()
-            if not counts.get(OutboxStatus.PENDING):
-                break
-            await asyncio.sleep(0.05)
+            async with database.reading() as connection:
+                if (await connection.exec_driver_sql(query)).scalar_one() >= relays:
+                    return
+            await asyncio.sleep(0.2)
+
+
+async def seed(database: Database, count: int) -> float:
+    """Writes `count` pending messages in one unit of work; returns when it committed."""
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "topic": "bench",
+            "payload": {"email": f"v{n}@example.com", "message": f"Ваш код: {n:06d}"},
+        }
+        for n in range(count)
+    ]
+    async with database.transaction() as work:
+        for start in range(0, count, 1000):
+            await work.session.execute(insert(OutboxMessage), rows[start : start + 1000])
+        work.notify_on_commit(OUTBOX_CHANNEL)
+    return time.time()
+
+
+async def pending(database: Database) -> int:
+    async with database.reading() as connection:
+        query = select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)
+        return (await connection.execute(query)).scalar_one()
+
+
+async def reset_fake(base_url: str) -> None:
+    async with httpx.AsyncClient() as http:
+        (await http.post(f"{base_url}/_fake/reset")).raise_for_status()
+
+
+async def first_delivery(base_url: str) -> float:
+    async with httpx.AsyncClient(timeout=60) as http:
+        received = (await http.get(f"{base_url}/_fake/received")).json()["received"]
+    return min(seen["at"] for seen in received)
+
+
+async def drained(database: Database) -> None:
+    while await pending(database):  # noqa: ASYNC110 - the relays are other processes
+        await asyncio.sleep(0.01)
+
+
+async def wake_ups(database: Database, base_url: str, count: int) -> list[float]:
+    """Milliseconds from the commit of a single message to its arrival, `count` times over."""
+    delays = []
+    for _ in range(count):
+        await reset_fake(base_url)
+        committed = await seed(database, 1)
+        await drained(database)
+        delays.append((await first_delivery(base_url) - committed) * 1000)
+    return delays
+
+
+async def drain(args: argparse.Namespace, database_url: str, base_url: str) -> None:
+    database = Database(create_engine(database_url, pool_size=2))
+    async with database.transaction() as work:
+        await work.session.execute(delete(OutboxMessage))
+    relays = [start_relay(args, database_url, base_url) for _ in range(args.relays)]
+    try:
+        await relays_ready(database, args.relays)
+        started = time.perf_counter()
+        await seed(database, args.messages)
+        await drained(database)
         elapsed = time.perf_counter() - started
-        stopping.set()
-        await task
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        delays = sorted(await wake_ups(database, base_url, WAKE_UPS))
+        peak = max(high_water_mib(relay.pid) for relay in relays)
+    finally:
+        for relay in relays:
+            stop(relay)
+    await database.dispose()
     print(
-        f"{database.dialect}: {args.messages} messages in {elapsed:.2f}s = "
-        f"{args.messages / elapsed:.0f} messages/s (batch {args.batch_size}, "
-        f"concurrency {args.concurrency}); sent {counts.get(OutboxStatus.SENT, 0)}, "
-        f"dead {counts.get(OutboxStatus.DEAD, 0)}; peak RSS {peak:.0f} MiB"
+        f"{database.dialect}, {args.relays} relay process(es): {args.messages} messages in "
+        f"{elapsed:.2f} s = {args.messages / elapsed:,.0f} messages/s (batch {args.batch_size}, "
+        f"concurrency {args.concurrency}); then a single message delivered "
+        f"{delays[len(delays) // 2]:.0f} ms after its commit (median of {WAKE_UPS}; at most "
+        f"{delays[-1]:.0f}); peak RSS of a relay {peak:.0f} MiB"
     )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--relays", type=int, default=2)
     parser.add_argument("--database-url")
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=100)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         database_url = args.database_url or f"sqlite+aiosqlite:///{directory}/bench.db"
-        if database_url.startswith("postgresql") and not str(
-            make_url(database_url).database
-        ).endswith("bench"):
-            raise SystemExit("a PostgreSQL database for the benchmark must end in 'bench'")
+        require_bench_database(database_url)
         upgrade_to_head(database_url)
+        print(f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC, {machine()}")
         port = free_port()
         fake = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "fakes.notifications", "--port", str(port)], cwd=ROOT
+            [sys.executable, "-m", "fakes.notifications", "--port", str(port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
         )
         try:
             base_url = f"http://127.0.0.1:{port}"
             asyncio.run(wait_for_fake(base_url))
             asyncio.run(drain(args, database_url, base_url))
         finally:
-            fake.terminate()
-            fake.wait()
+            stop(fake)
 
 
 if __name__ == "__main__":

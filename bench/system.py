@@ -25,3 +25,24 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def require_bench_database(database_url: str) -> None:
+    """Refuses a PostgreSQL database not named for benchmarks (`…bench`, or `…bench` and
+    digits): a benchmark empties what it uses."""
+    if not database_url.startswith("postgresql"):
+        return
+    name = database_url.rsplit("/", 1)[-1].split("?", 1)[0]
+    if not re.search(r"bench\d*$", name):
+        raise SystemExit(f"refusing to use the database {name!r}: its name must end in 'bench'")
+
+
+def high_water_mib(pid: int) -> float:
+    """A running process's peak resident memory so far (VmHWM), 0 once it is gone. Read
+    before it ends: a child's ru_maxrss also counts the parent's pages it was forked with."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(found[1]) / 1024 if found else 0.0

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from app.core.database import UTCDateTime, insert_or_update, utcnow
+from app.core.database import UTCDateTime, insert_or_update, rows_by_key, utcnow
 from app.events.models import (
     CANCELLED_PROVIDER_STATUS,
     OPEN_PROVIDER_STATUSES,
@@ -241,7 +241,7 @@ def _venue_row(place: ProviderPlace, now: datetime) -> dict[str, Any]:
     }
 
 
-def _event_row(event: ProviderEvent, now: datetime) -> dict[str, Any]:
+def _event_row(event: ProviderEvent, capacity: int | None, now: datetime) -> dict[str, Any]:
     return {
         "id": event.id,
         "name": event.name,
@@ -251,6 +251,7 @@ def _event_row(event: ProviderEvent, now: datetime) -> dict[str, Any]:
         "provider_status": event.provider_status,
         "number_of_visitors": event.number_of_visitors,
         "venue_id": event.place.id if event.place else None,
+        "capacity": capacity,
         "changed_at": event.changed_at,
         "created_at": event.created_at,
         "status_changed_at": event.status_changed_at,
@@ -258,63 +259,99 @@ def _event_row(event: ProviderEvent, now: datetime) -> dict[str, Any]:
     }
 
 
+@dataclass
+class VenueSeats:
+    """What a batch's events need of their venues: the capacity of each venue the batch
+    names (events carry it, so that seats are counted on the event's own row), and the venues
+    whose capacity the batch changed, with the new one."""
+
+    capacity: dict[uuid.UUID, int | None] = field(default_factory=dict)
+    resized: dict[uuid.UUID, int | None] = field(default_factory=dict)
+    written: list[uuid.UUID] = field(default_factory=list)  # venues new or changed
+
+
+EVENTS = Event.__table__
+VENUES = Venue.__table__
+# What the upsert compares a record with.
+STORED_EVENT_FIELDS = ("id", "changed_at", "provider_status", "event_time", "capacity")
+# What a write returns of an event: its id, its capacity, and whether anybody holds, waits
+# for or is offered one of its seats (only then must registrations follow its changes).
+WRITTEN_EVENT = (
+    EVENTS.c.id,
+    EVENTS.c.capacity,
+    EVENTS.c.registrations_count,
+    EVENTS.c.waitlist_count,
+    EVENTS.c.next_hold_expiry,
+)
+
+
 class CatalogueRepository:
     """The catalogue's writes, in a unit of work's session: upserts of provider records keyed
-    by the provider's ids, seats, and the cleanup of events long past."""
+    by the provider's ids, seats, and the cleanup of events long past.
+
+    A batch of records costs a fixed number of statements whatever its size and whatever the
+    catalogue's: each lookup reads the primary key's index (`rows_by_key`), and each upsert is one
+    multi-row `INSERT … ON CONFLICT` of Core rows (through the ORM, rows whose absent fields
+    differ were split into statements of a few rows each)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def upsert_venues(self, places: Sequence[ProviderPlace]) -> list[uuid.UUID]:
-        """Writes the new and changed venues, and returns their ids; a partial place (only id
-        and name) keeps what an earlier full record said. Most batches name venues already
-        stored as they are, and rewriting those rows every batch cost more than the events."""
-        stored = await self._stored_venues([place.id for place in places]) if places else {}
+    async def upsert_venues(self, places: Sequence[ProviderPlace]) -> VenueSeats:
+        """Writes the new and changed venues (in id order, as the events); a partial place
+        (only id and name) keeps what an earlier full record said. Most batches name venues
+        already stored as they are, and rewriting those rows every batch cost more than the
+        events."""
+        seats = VenueSeats()
+        if not places:
+            return seats
+        stored = await self._stored_venues([place.id for place in places])
+        seats.capacity = {venue_id: row.capacity for venue_id, row in stored.items()}
         places = [place for place in places if _place_differs(place, stored.get(place.id))]
         if not places:
-            return []
+            return seats
         now = utcnow()
-        statement = insert_or_update(self.session, Venue)
+        statement = insert_or_update(self.session, VENUES)
         kept = {
-            column: func.coalesce(statement.excluded[column], getattr(Venue, column))
+            column: func.coalesce(statement.excluded[column], VENUES.c[column])
             for column in ("city", "address", "seats_pattern", "capacity", "changed_at")
         }
-        await self.session.execute(
+        written = await self.session.execute(
             statement.on_conflict_do_update(
-                index_elements=[Venue.id],
+                index_elements=[VENUES.c.id],
                 set_={
                     "name": statement.excluded.name,
                     "synced_at": statement.excluded.synced_at,
                     **kept,
                 },
-            ),
-            [_venue_row(place, now) for place in places],
+            ).returning(VENUES.c.id, VENUES.c.capacity),
+            [_venue_row(place, now) for place in sorted(places, key=lambda place: place.id)],
         )
-        return [place.id for place in places]
+        for venue_id, capacity in written:
+            seats.written.append(venue_id)
+            before = stored.get(venue_id)
+            if before is not None and before.capacity != capacity:
+                seats.resized[venue_id] = capacity
+            seats.capacity[venue_id] = capacity
+        return seats
 
     async def _stored_venues(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-        rows = await self.session.execute(
-            select(Venue.id, *(getattr(Venue, field) for field in PLACE_FIELDS)).where(
-                Venue.id.in_(ids)
-            )
-        )
+        columns = (VENUES.c[name] for name in ("id", *PLACE_FIELDS, "capacity"))
+        rows = await self.session.execute(rows_by_key(self.session, VENUES.c.id, ids, *columns))
         return {row.id: row for row in rows}
 
     async def _stored_events(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-        rows = await self.session.execute(
-            select(Event.id, Event.changed_at, Event.provider_status, Event.event_time).where(
-                Event.id.in_(ids)
-            )
-        )
+        columns = (EVENTS.c[name] for name in STORED_EVENT_FIELDS)
+        rows = await self.session.execute(rows_by_key(self.session, EVENTS.c.id, ids, *columns))
         return {row.id: row for row in rows}
 
-    async def upsert_events(
-        self, events: Sequence[ProviderEvent], changed_venues: Sequence[uuid.UUID]
-    ) -> Applied:
+    async def upsert_events(self, events: Sequence[ProviderEvent], venues: VenueSeats) -> Applied:
         """Inserts new events and updates those whose provider `changed_at` is newer than the
-        stored one (or unknown); the rest are left untouched and counted as unchanged. Reports
-        the changes that registrations must follow, for the rows this call really wrote: a
-        record applied again, here or by another replica at once, reports nothing."""
+        stored one (or unknown); the rest are left untouched and counted as unchanged. Each
+        event gets its venue's capacity, and so do the stored events of a venue resized.
+        Reports the changes that registrations must follow, for the rows this call really
+        wrote and that somebody holds or waits for: a record applied again, here or by
+        another replica at once, reports nothing."""
         applied = Applied()
         stored = await self._stored_events([event.id for event in events]) if events else {}
         changed = [event for event in events if _is_newer(event, stored.get(event.id))]
@@ -322,61 +359,57 @@ class CatalogueRepository:
         counts.unchanged = len(events) - len(changed)
         counts.created = sum(1 for event in changed if event.id not in stored)
         counts.updated = len(changed) - counts.created
-        written = await self._write_events(changed) if changed else set()
-        reseated = await self._copy_venue_capacity([event.id for event in changed], changed_venues)
+        written = await self._write_events(changed, venues.capacity) if changed else {}
         for event in changed:
-            if event.id in written and event.id in stored:
-                change = _change(event, stored[event.id], event.id in reseated)
+            row, before = written.get(event.id), stored.get(event.id)
+            if row is not None and before is not None and _has_visitors(row):
+                change = _change(event, before, row.capacity)
                 if change is not None:
                     applied.changes.append(change)
-        applied.changes.extend(
-            EventChange(event_id, seats_or_status=True)
-            for event_id in reseated - {event.id for event in changed}
-        )
+        for venue_id, capacity in venues.resized.items():
+            applied.changes.extend(
+                EventChange(event_id, seats_or_status=True)
+                for event_id in await self._resize_events_at(venue_id, capacity)
+            )
         return applied
 
-    async def _write_events(self, events: Sequence[ProviderEvent]) -> set[uuid.UUID]:
+    async def _write_events(
+        self, events: Sequence[ProviderEvent], capacity: dict[uuid.UUID, int | None]
+    ) -> dict[uuid.UUID, Row[Any]]:
         """Upserts the events (in id order, so that two writers lock rows in the same order);
-        returns the ids of the rows written."""
+        returns the rows written (WRITTEN_EVENT)."""
         now = utcnow()
-        rows = [_event_row(event, now) for event in sorted(events, key=lambda event: event.id)]
-        statement = insert_or_update(self.session, Event)
+        rows = [
+            _event_row(event, capacity[event.place.id] if event.place else None, now)
+            for event in sorted(events, key=lambda event: event.id)
+        ]
+        statement = insert_or_update(self.session, EVENTS)
         columns = [name for name in rows[0] if name != "id"]
         newer = or_(
-            Event.changed_at.is_(None),
+            EVENTS.c.changed_at.is_(None),
             statement.excluded.changed_at.is_(None),
-            statement.excluded.changed_at > Event.changed_at,
+            statement.excluded.changed_at > EVENTS.c.changed_at,
         )
         result = await self.session.execute(
             statement.on_conflict_do_update(
-                index_elements=[Event.id],
+                index_elements=[EVENTS.c.id],
                 set_={name: statement.excluded[name] for name in columns},
                 where=newer,
-            ).returning(Event.id),
+            ).returning(*WRITTEN_EVENT),
             rows,
         )
-        return set(result.scalars())
+        return {row.id: row for row in result}
 
-    async def _copy_venue_capacity(
-        self, event_ids: Sequence[uuid.UUID], venue_ids: Sequence[uuid.UUID]
-    ) -> set[uuid.UUID]:
-        """Events carry their venue's capacity, so that seats are counted on the event's own
-        row: copies it to the events given and to every event of the venues given; returns the
-        ids of the events whose capacity changed."""
-        if not event_ids and not venue_ids:
-            return set()
-        venue_capacity = select(Venue.capacity).where(Venue.id == Event.venue_id).scalar_subquery()
+    async def _resize_events_at(self, venue_id: uuid.UUID, capacity: int | None) -> list[uuid.UUID]:
+        """Gives the venue's stored events its new capacity; returns the ids of those that
+        somebody holds or waits for."""
         result = await self.session.execute(
-            update(Event)
-            .where(
-                or_(Event.id.in_(event_ids), Event.venue_id.in_(venue_ids)),
-                Event.capacity.is_distinct_from(venue_capacity),
-            )
-            .values(capacity=venue_capacity)
-            .returning(Event.id)
-            .execution_options(synchronize_session=False)
+            update(EVENTS)
+            .where(EVENTS.c.venue_id == venue_id, EVENTS.c.capacity.is_distinct_from(capacity))
+            .values(capacity=capacity)
+            .returning(*WRITTEN_EVENT)
         )
-        return set(result.scalars())
+        return [row.id for row in result if _has_visitors(row)]
 
     async def replace_version_token(self) -> None:
         await self.session.execute(
@@ -436,7 +469,13 @@ def _is_newer(event: ProviderEvent, stored: Row[Any] | None) -> bool:
     return event.changed_at is None or event.changed_at > stored.changed_at
 
 
-def _change(event: ProviderEvent, stored: Row[Any], reseated: bool) -> EventChange | None:
+def _has_visitors(written: Row[Any]) -> bool:
+    """Whether anybody holds, waits for or is offered a seat of the event written (its row is
+    locked by the write until the unit of work ends, so that stays true or false until then)."""
+    return bool(written.registrations_count or written.waitlist_count or written.next_hold_expiry)
+
+
+def _change(event: ProviderEvent, stored: Row[Any], capacity: int | None) -> EventChange | None:
     cancelled = (
         event.provider_status == CANCELLED_PROVIDER_STATUS
         and stored.provider_status != CANCELLED_PROVIDER_STATUS
@@ -447,6 +486,7 @@ def _change(event: ProviderEvent, stored: Row[Any], reseated: bool) -> EventChan
         and event.event_time != stored.event_time
     )
     status_changed = event.provider_status != stored.provider_status
+    reseated = capacity != stored.capacity
     if not (cancelled or moved or status_changed or reseated):
         return None
     return EventChange(

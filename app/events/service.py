@@ -131,9 +131,9 @@ class Catalogue:
         changes registrations must follow (app.registrations.lifecycle) come back with the
         counts."""
         records = newest_first(records)
-        changed_venues = await self.events.upsert_venues(_places(records))
-        applied = await self.events.upsert_events(records, changed_venues)
-        if changed_venues or applied.counts.created or applied.counts.updated or applied.changes:
+        venues = await self.events.upsert_venues(_places(records))
+        applied = await self.events.upsert_events(records, venues)
+        if venues.written or applied.counts.created or applied.counts.updated or applied.changes:
             self._changing()
         return applied
 

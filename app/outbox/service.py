@@ -16,10 +16,14 @@ logger = logging.getLogger(__name__)
 MESSAGE_KEYS = uuid.UUID("6d8f2a4e-3c1b-4b7a-9e5d-0f2c8a1b7e3d")
 
 
+# The channel (app.core.listener) that wakes every process's relay once a message is written.
+OUTBOX_CHANNEL = "outbox"
+
+
 class Outbox:
     """Puts messages in the outbox in the caller's unit of work, so that a message exists if
     and only if the change it announces does; once that unit of work commits, this process's
-    relay is woken (the other replicas' relays find the message at their next poll)."""
+    relay is woken at once, and on PostgreSQL every other process's too (NOTIFY)."""
 
     def __init__(self, work: UnitOfWork, relay_wake: asyncio.Event) -> None:
         self._work = work
@@ -37,16 +41,21 @@ class Outbox:
             message_id, topic, {"email": email, "message": text}, unless_exists=key is not None
         )
         self._work.after_commit(self._relay_wake.set)
+        self._work.notify_on_commit(OUTBOX_CHANNEL)
         return message
 
 
 class OutboxService:
     def __init__(self, work: UnitOfWork) -> None:
+        self.work = work
         self.messages = OutboxRepository(work.session)
 
     async def requeue_dead(self, ids: Sequence[uuid.UUID] | None = None) -> int:
-        """Gives dead messages (all, or those of `ids`) a fresh set of attempts."""
+        """Gives dead messages (all, or those of `ids`) a fresh set of attempts; the relays
+        are woken once that commits."""
         count = await self.messages.requeue_dead(ids, utcnow())
+        if count:
+            self.work.notify_on_commit(OUTBOX_CHANNEL)
         logger.info("outbox: requeued %d dead messages", count)
         return count
 

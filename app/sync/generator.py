@@ -4,7 +4,7 @@ that are all open for registration."""
 
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -104,10 +104,18 @@ def generate_events(
     count: int, *, seed: int = 0, venues: int = 50, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """`count` events at `venues` venues, the same for the same seed."""
+    return list(iter_events(count, seed=seed, venues=venues, now=now))
+
+
+def iter_events(
+    count: int, *, seed: int = 0, venues: int = 50, now: datetime | None = None
+) -> Iterator[dict[str, Any]]:
+    """The events of `generate_events`, made one at a time (a large catalogue in flat memory)."""
     rng = random.Random(seed)  # noqa: S311 - test data, not secrets
     now = now or datetime.now(UTC)
     places = [_venue(rng, index) for index in range(venues)]
-    return [generate_event(rng, places, now) for _ in range(count)]
+    for _ in range(count):
+        yield generate_event(rng, places, now)
 
 
 def generate_open_events(
