@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event as sqlalchemy_event
@@ -48,13 +47,15 @@ async def provider() -> AsyncIterator[FakeProvider]:
         yield fake
 
 
-async def statements_during(app: FastAPI, request) -> tuple[int, httpx.Response]:
-    """How many SQL statements the app sent while `request` ran, and its answer."""
+async def statements_during(app: FastAPI, request, naming: str = "") -> tuple[int, Any]:
+    """How many SQL statements (those `naming` a table, if given) the app sent while `request`
+    ran, and its answer."""
     sent = []
     engine = database_of(app).engine.sync_engine
 
-    def count(*_args: object) -> None:
-        sent.append(1)
+    def count(_connection: object, _cursor: object, statement: str, *_args: object) -> None:
+        if naming in statement:
+            sent.append(1)
 
     sqlalchemy_event.listen(engine, "before_cursor_execute", count)
     try:
@@ -136,6 +137,20 @@ async def test_every_kind_of_write_replaces_the_kept_page_on_the_replica_that_wr
 
     assert seen == ["Старое имя", "Синхронизировано", "Из потока"]
     assert (before, registered, cancelled) == (0, 1, 0)
+
+
+async def test_requests_due_a_version_read_share_one(database_url):
+    async with app_with(database_url, **PRODUCTION_REFRESH) as (app, ivan):
+        event = await event_with_seats(app)
+        await ivan.register(event.id, visitor(1))  # a local write: the next requests must read
+        version_reads, pages = await statements_during(
+            app,
+            asyncio.gather(*(ivan.get(f"/api/events/{event.id}") for _ in range(20))),
+            naming="catalogue_version",
+        )
+
+    assert version_reads == 1
+    assert {page.json()["registrations_count"] for page in pages} == {1}
 
 
 async def test_a_lapsing_hold_and_a_passing_deadline_replace_the_page_without_any_write(
