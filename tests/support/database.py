@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.core.database import create_engine, utcnow
@@ -15,6 +16,8 @@ from app.events.models import CatalogueVersion
 from app.models import Base
 
 POSTGRES_URL_VARIABLE = "TEST_DATABASE_URL"
+DEADLOCK = "40P01"  # PostgreSQL's SQLSTATE for "deadlock detected"
+DEADLOCK_ATTEMPTS = 5
 
 
 def postgres_url() -> str | None:
@@ -43,6 +46,20 @@ def _tables_children_first() -> Iterator[str]:
 async def empty_tables(engine: AsyncEngine) -> None:
     """Every table empty, but for the catalogue's version: a new token, as any change to the
     catalogue makes, so that no page kept under the old one is served again."""
+    for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        try:
+            await _empty_tables_once(engine)
+            return
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) != DEADLOCK or attempt == DEADLOCK_ATTEMPTS:
+                raise
+            await asyncio.sleep(0.2 * attempt)
+
+
+async def _empty_tables_once(engine: AsyncEngine) -> None:
+    """One attempt. On PostgreSQL it can lose a deadlock to the backend of an app a previous
+    test stopped: a background job cancelled at shutdown leaves the statement it had sent
+    running on the server until that statement ends, and a TRUNCATE locks every table."""
     names = list(_tables_children_first())
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
