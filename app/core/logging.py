@@ -80,5 +80,7 @@ def configure_logging(log_format: LogFormat, level: str = "INFO") -> None:
     # as uvicorn itself does with --no-access-log.
     logging.getLogger(UVICORN_ACCESS_LOGGER).handlers.clear()
     logging.getLogger(UVICORN_ACCESS_LOGGER).propagate = False
-    # httpx logs every outgoing request at INFO: one line per provider page and notification.
-    logging.getLogger("httpx").setLevel(max(root.level, logging.WARNING))
+    # httpx logs every outgoing request at INFO: one line per provider page and notification;
+    # Alembic announces each of its autogenerate plugins at INFO whenever it migrates.
+    for chatty in ("httpx", "alembic.runtime.plugins"):
+        logging.getLogger(chatty).setLevel(max(root.level, logging.WARNING))

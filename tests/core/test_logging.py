@@ -8,6 +8,7 @@ from asgi_lifespan import LifespanManager
 
 from app.core.config import LogFormat
 from app.core.logging import configure_logging
+from app.core.migrations import upgrade_to_head
 from app.main import create_app
 from tests.conftest import make_settings
 from tests.support.database import prepare_database
@@ -96,3 +97,15 @@ async def test_every_line_is_json_and_each_request_is_logged_once(tmp_path, comm
     messages = [record["message"] for record in records]
     assert "Application startup complete." in messages
     assert sum(message.startswith("local mode:") for message in messages) == 2
+
+
+def test_migrating_logs_each_upgrade_but_not_alembics_plugins(tmp_path, caplog):
+    """`make run` migrates at start-up: a newcomer's first screen shows the upgrades applied,
+    not the seven plugins Alembic sets up each time."""
+    configure_logging(LogFormat.CONSOLE, "INFO")
+
+    upgrade_to_head(f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}")
+
+    alembic_lines = [r.getMessage() for r in caplog.records if r.name.startswith("alembic")]
+    assert any(line.startswith("Running upgrade") for line in alembic_lines)
+    assert not [line for line in alembic_lines if "plugin" in line]

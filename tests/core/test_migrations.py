@@ -7,11 +7,19 @@ from collections.abc import AsyncIterator
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from app.core.database import create_engine
-from app.core.migrations import downgrade_to_base, objects_for, upgrade_to_head
+from app.core.migrations import (
+    alembic_config,
+    downgrade_to_base,
+    head_revisions,
+    heads_of,
+    objects_for,
+    upgrade_to_head,
+)
 from app.models import Base
 from tests.support.database import (
     create_scratch_postgres_database,
@@ -78,3 +86,25 @@ async def test_replicas_migrating_at_once_all_succeed(scratch_url, tmp_path):
 
     assert [code for code, _, _ in results] == [0, 0, 0], results
     assert await _tables(scratch_url) == set(Base.metadata.tables)
+
+
+def test_the_readiness_checks_heads_are_alembics():
+    script = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://"))
+
+    assert head_revisions() == frozenset(script.get_heads())
+
+
+def test_heads_are_read_through_branches_and_merges(tmp_path):
+    def revision(name: str, down: object) -> None:
+        (tmp_path / f"{name}.py").write_text(
+            f"from collections.abc import Sequence\n\nrevision: str = {name!r}\n"
+            f"down_revision: str | Sequence[str] | None = {down!r}\n"
+        )
+
+    revision("a", None)
+    revision("b", "a")
+    revision("c", "a")
+    assert heads_of(tmp_path) == {"b", "c"}
+
+    revision("d", ("b", "c"))
+    assert heads_of(tmp_path) == {"d"}
