@@ -268,7 +268,8 @@ def report(rows: list[Row], memory: dict[str, float], args: argparse.Namespace) 
         f"{WRK_TIMEOUT}`; each figure is the median of {args.rounds} rounds that alternate "
         "between the servers (after a 2 s warm-up each); each server is one uvicorn "
         "process (uvloop, httptools), loaded one at a time; ours log each request as a JSON "
-        f"line (to /dev/null). Resident memory after the reads: {rss}.\n\n"
+        "line (to /dev/null). Resident memory after the reads (`serve` also registered the "
+        f"bench's user: one Argon2 hash): {rss}.\n\n"
         f"{table(rows)}\n"
     )
 
@@ -305,7 +306,7 @@ def run_scenarios(args: argparse.Namespace, database_url: str) -> str:
                     env,
                     f"{urls[name]}/api/events"
                     if name == "baseline"
-                    else f"{urls[name]}/health/live",
+                    else f"{urls[name]}/health/ready",  # as a load balancer polls it
                 )
             )
             for name, command in SERVERS.items()
