@@ -5,7 +5,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 
-from app.core.errors import DatabaseUnavailableError
+from app.core.errors import DatabaseUnavailableError, TransactionConflictError
 
 logger = logging.getLogger(__name__)
 
@@ -103,9 +103,12 @@ class BackgroundLoops:
 
 
 def _log_failure(error: Exception, message: str, *args: object) -> None:
-    """A database that cannot be reached is a warning (it comes back by itself); anything
-    else is an error with its traceback."""
+    """A database that cannot be reached, or a transaction it rolled back for a concurrent
+    one, is a warning (the next try succeeds by itself); anything else is an error with its
+    traceback."""
     if isinstance(error, DatabaseUnavailableError):
         logger.warning(message + ": the database is unavailable", *args)
+    elif isinstance(error, TransactionConflictError):
+        logger.warning(message + ": a concurrent transaction won", *args)
     else:
         logger.error(message, *args, exc_info=error)

@@ -40,7 +40,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
-from app.core.errors import DatabaseUnavailableError
+from app.core.errors import DatabaseUnavailableError, TransactionConflictError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -59,6 +59,7 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 # exception), 57P01-57P03 (terminated by an administrator, crash shutdown, cannot connect
 # now: starting up or shutting down), 53300 (too many connections).
 UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+TRANSACTION_ROLLBACK_SQLSTATES = "40"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -238,15 +239,29 @@ def _refuses_service(error: BaseException) -> bool:
 
 
 @asynccontextmanager
-async def _unavailable_as_problem() -> AsyncIterator[None]:
-    """Turns a database that cannot be reached into DatabaseUnavailableError (a 503 problem
-    with Retry-After for a request, a warning for a background loop)."""
+async def _database_errors_as_problems() -> AsyncIterator[None]:
+    """Turns a database that cannot be reached into DatabaseUnavailableError, and a transaction
+    it rolled back for a concurrent one into TransactionConflictError (each a 503 problem with
+    Retry-After for a request, a warning for a background loop)."""
     try:
         yield
     except Exception as error:
-        if isinstance(error, DatabaseUnavailableError) or not is_database_unavailable(error):
+        if isinstance(error, DatabaseUnavailableError | TransactionConflictError):
             raise
-        raise DatabaseUnavailableError() from error
+        if is_database_unavailable(error):
+            raise DatabaseUnavailableError() from error
+        if _lost_to_a_concurrent_transaction(error):
+            raise TransactionConflictError() from error
+        raise
+
+
+def _lost_to_a_concurrent_transaction(error: BaseException) -> bool:
+    """SQLSTATE class 40, "transaction rollback": a deadlock (40P01) or a serialization
+    failure (40001), which PostgreSQL resolves by rolling one of the transactions back."""
+    if not isinstance(error, sqlalchemy_errors.DBAPIError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith(TRANSACTION_ROLLBACK_SQLSTATES)
 
 
 class RecordedFailure(Exception):
@@ -340,8 +355,9 @@ class Database:
     async def transaction(self) -> AsyncIterator[UnitOfWork]:
         """Commits when the block ends, rolls back when it raises (a RecordedFailure commits,
         then propagates), and runs the after-commit effects once committed; a database that
-        cannot be reached is a DatabaseUnavailableError."""
-        async with _unavailable_as_problem(), self._sessions() as session:
+        cannot be reached is a DatabaseUnavailableError, a transaction rolled back for a
+        concurrent one a TransactionConflictError."""
+        async with _database_errors_as_problems(), self._sessions() as session:
             work = UnitOfWork(session)
             try:
                 yield work
@@ -365,7 +381,7 @@ class Database:
         if isinstance(self._bind, AsyncConnection):
             yield self._bind
             return
-        async with _unavailable_as_problem(), self.engine.connect() as connection:
+        async with _database_errors_as_problems(), self.engine.connect() as connection:
             if self.dialect == "postgresql":
                 await connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection

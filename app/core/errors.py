@@ -123,6 +123,8 @@ class ServiceUnavailableError(AppError):
 
 # Long enough for a pool to reconnect or a failover to finish, short enough to feel live.
 DATABASE_RETRY_AFTER_SECONDS = 2
+# The transaction that won has finished by the time its loser is told.
+TRANSACTION_RETRY_AFTER_SECONDS = 1
 
 
 class DatabaseUnavailableError(ServiceUnavailableError):
@@ -135,6 +137,18 @@ class DatabaseUnavailableError(ServiceUnavailableError):
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail, retry_after=DATABASE_RETRY_AFTER_SECONDS)
+
+
+class TransactionConflictError(ServiceUnavailableError):
+    """The database rolled this request's transaction back so that a concurrent one could
+    finish (a deadlock, or a serialization failure): nothing was done. Try again after
+    `Retry-After` seconds; a POST sent again with the same `Idempotency-Key` is not done twice."""
+
+    slug = "transaction-conflict"
+    detail_text = "A concurrent change to the same data won; nothing was done; try again."
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, retry_after=TRANSACTION_RETRY_AFTER_SECONDS)
 
 
 class RateLimitedError(TooManyRequestsError):

@@ -8,7 +8,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from app.core.errors import PROBLEM_JSON, DatabaseUnavailableError, Problem, problem_responses
+from app.core.errors import (
+    PROBLEM_JSON,
+    DatabaseUnavailableError,
+    Problem,
+    TransactionConflictError,
+    problem_responses,
+)
 from app.core.query import document_query_models
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -36,7 +42,9 @@ def _document_operation(operation: dict[str, Any], *, reaches_database: bool) ->
     if operation.get("security"):
         responses.setdefault("401", _problem_response(401))
     if reaches_database:
-        responses.setdefault("503", problem_responses(DatabaseUnavailableError)[503])
+        responses.setdefault(
+            "503", problem_responses(DatabaseUnavailableError, TransactionConflictError)[503]
+        )
     for status in list(responses):
         if status.isdigit() and int(status) >= 400:
             responses[status] = _problem_response(int(status), responses[status])
