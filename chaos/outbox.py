@@ -138,7 +138,9 @@ async def relay_backends_killed(drain: Drain) -> tuple[float, str]:
 
 async def pool_exhausted_by_slow_requests(drain: Drain) -> tuple[float, str]:
     """The relay inside `serve`, sharing the pool with SLOW_REQUESTS requests that wait on a
-    lock held on the events table for SLOW_FOR_SECONDS."""
+    lock held on the users table for SLOW_FOR_SECONDS: each `GET /api/auth/me` reads its user
+    on a connection of its own. (Catalogue reads would not do: waiting for the catalogue's
+    version, they share one read, hence one connection.)"""
     port = free_port()
     server = events_face(
         "serve", "--no-migrate", "--port", str(port), env=drain.environment(), log=drain.log
@@ -154,9 +156,9 @@ async def pool_exhausted_by_slow_requests(drain: Drain) -> tuple[float, str]:
             headers = {"Authorization": f"Bearer {registered.json()['access_token']}"}
             await drain.until_delivered(0.25)
             async with locker.connect() as lock:
-                await lock.execute(text("LOCK TABLE events IN ACCESS EXCLUSIVE MODE"))
+                await lock.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
                 slow = [
-                    asyncio.create_task(http.get("/api/events", headers=headers))
+                    asyncio.create_task(http.get("/api/auth/me", headers=headers))
                     for _ in range(SLOW_REQUESTS)
                 ]
                 before = drain.delivered()
