@@ -56,6 +56,7 @@ class SyncRunAdmin(ModelView, model=SyncRun):
         SyncRun.id,
         SyncRun.started_at,
         SyncRun.finished_at,
+        SyncRun.source,
         SyncRun.mode,
         SyncRun.status,
         SyncRun.created,

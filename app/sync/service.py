@@ -218,8 +218,9 @@ async def _record_progress(
 
 def summary(run: SyncRun) -> str:
     text = (
-        f"mode={run.mode} changed_since={run.changed_since or '-'} created={run.created} "
-        f"updated={run.updated} unchanged={run.unchanged} skipped={run.skipped}"
+        f"source={run.source or '-'} mode={run.mode} changed_since={run.changed_since or '-'} "
+        f"created={run.created} updated={run.updated} unchanged={run.unchanged} "
+        f"skipped={run.skipped}"
     )
     return f"{text} error={run.error}" if run.error else text
 

@@ -7,9 +7,12 @@ from sqlalchemy import select, update
 
 from app.auth.models import User
 from app.outbox.models import OutboxMessage
+from app.sync.models import SyncRun
 from tests.conftest import client_of, database_of
 from tests.support.auth import PASSWORD, make_staff, register
 from tests.support.notifications import new_ids, seed_messages
+
+PROVIDER = "https://provider.example/api/events/"
 
 
 @pytest.fixture
@@ -55,6 +58,8 @@ async def test_staff_see_users_events_venues_and_sync_runs(client, app):
     await register(client, "admin")
     await register(client, "ivan.petrov")
     await make_staff(database_of(app), "admin")
+    async with database_of(app).transaction() as work:
+        work.session.add(SyncRun(mode="all", source=PROVIDER, status="success"))
 
     login = await admin_login(client, "admin")
     pages = {
@@ -68,6 +73,7 @@ async def test_staff_see_users_events_venues_and_sync_runs(client, app):
     }
     assert "ivan.petrov" in pages["user"].text
     assert "password_hash" not in pages["user"].text
+    assert PROVIDER in pages["sync-run"].text
 
 
 async def test_a_staff_session_ends_when_the_user_loses_staff(client, app):

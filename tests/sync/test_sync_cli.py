@@ -32,7 +32,7 @@ async def test_sync_events_prints_a_summary_and_exits_0(
     assert code == 0
     [line] = stdout.splitlines()
     assert "success" in line
-    assert "mode=all" in line
+    assert f"source={provider.url} mode=all" in line  # where it synced from, no token
     assert "created=23" in line
 
     code, stdout, _ = await run_cli("sync-events", "--date", "2020-01-01", env=env, cwd=tmp_path)
