@@ -21,6 +21,7 @@ from faststream.exceptions import NackMessage
 from faststream.kafka import KafkaBroker
 from faststream.message import StreamMessage
 from faststream.redis import RedisBroker, StreamSub
+from redis.asyncio import Redis
 
 from app.core.config import Settings
 from app.core.metrics import Metrics
@@ -43,6 +44,7 @@ _BROKER_OPTIONS: dict[str, Any] = {
 Message = Annotated[StreamMessage[Any], Context("message")]
 Position = Callable[[Any], str]
 Lag = Callable[[], Awaitable[int | None]]
+Leave = Callable[[], Awaitable[None]]
 
 
 def _subscriber_handler(
@@ -73,9 +75,12 @@ def consumer_name() -> str:
 class StreamConsumer:
     """A started-on-demand broker with its subscribers, and how to ask it for the lag."""
 
-    def __init__(self, broker: KafkaBroker | RedisBroker, lag: Lag) -> None:
+    def __init__(
+        self, broker: KafkaBroker | RedisBroker, lag: Lag, leave: Leave | None = None
+    ) -> None:
         self.broker = broker
         self._lag = lag
+        self._leave = leave
 
     async def observe_lag(self, metrics: Metrics) -> None:
         """Sets the lag gauge from what the broker tells, NaN when it tells nothing."""
@@ -95,7 +100,16 @@ class StreamConsumer:
             await stopping.wait()
         finally:
             await self.broker.stop()
+            await self._leave_the_group()
             logger.info("stream consumer stopped")
+
+    async def _leave_the_group(self) -> None:
+        if self._leave is None:
+            return
+        try:
+            await self._leave()
+        except Exception as error:  # a stop never fails for it: the name merely stays listed
+            logger.warning("stream: could not leave the group (%s)", type(error).__name__)
 
 
 def kafka_consumer(settings: Settings, service: StreamService) -> StreamConsumer:
@@ -152,7 +166,21 @@ def redis_consumer(settings: Settings, service: StreamService) -> StreamConsumer
                 return group.get("lag")
         return None
 
-    return StreamConsumer(broker, lag)
+    async def leave() -> None:
+        """Once the broker has stopped (nothing in flight), a consumer with no entry pending
+        leaves the group, so that restarts do not pile names up in it (each process has its
+        own); one with entries pending stays, for another replica to reclaim them."""
+        client = Redis.from_url(settings.broker_url)
+        try:
+            mine = await client.xpending_range(
+                topic, GROUP, min="-", max="+", count=1, consumername=name
+            )
+            if not mine:
+                await client.xgroup_delconsumer(topic, GROUP, name)
+        finally:
+            await client.aclose()
+
+    return StreamConsumer(broker, lag, leave)
 
 
 def create_stream_consumer(settings: Settings, service: StreamService) -> StreamConsumer | None:

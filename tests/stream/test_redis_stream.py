@@ -160,3 +160,22 @@ async def test_a_database_outage_leaves_the_message_pending_instead_of_parking_i
         counted = container_of(stream_app.app).metrics.render().decode()
         assert all(sample(counted, "stream_messages_total", result=kind) == 0 for kind in Outcome)
         assert await pending(redis, topic) == 1
+
+    # Stopped with the entry pending under its name, it stays in the group for a live
+    # consumer to reclaim the entry from.
+    [consumer] = await redis.xinfo_consumers(topic, GROUP)
+    assert consumer["pending"] == 1
+
+
+async def test_a_consumer_that_stops_with_nothing_pending_leaves_the_group(
+    database_url, redis, topic
+):
+    """Each process consumes under a name of its own: without leaving, every restart of every
+    replica would add one to the group for ever."""
+    event = record()
+    await publish(redis, topic, event)
+    async with consuming_app(database_url, topic) as stream_app:
+        await eventually(lambda: stream_app.event(event["id"]))
+        assert len(await redis.xinfo_consumers(topic, GROUP)) == 1
+
+    assert await redis.xinfo_consumers(topic, GROUP) == []
