@@ -153,6 +153,21 @@ async def test_requests_due_a_version_read_share_one(database_url):
     assert {page.json()["registrations_count"] for page in pages} == {1}
 
 
+async def test_requests_for_a_page_not_kept_share_one_read_of_it(database_url):
+    async with app_with(database_url, **PRODUCTION_REFRESH) as (app, ivan):
+        event = await event_with_seats(app)
+        await ivan.get("/api/events")  # kept, then out of date with the write that follows
+        await ivan.register(event.id, visitor(1))
+        page_reads, pages = await statements_during(
+            app,
+            asyncio.gather(*(ivan.get("/api/events") for _ in range(20))),
+            naming="JOIN venues",
+        )
+
+    assert page_reads == 1
+    assert {page.json()["results"][0]["registrations_count"] for page in pages} == {1}
+
+
 async def test_a_lapsing_hold_and_a_passing_deadline_replace_the_page_without_any_write(
     database_url,
 ):
