@@ -15,6 +15,7 @@ from enum import StrEnum
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from app.core.database import Database
+from app.core.errors import DatabaseUnavailableError, TransactionConflictError
 from app.core.metrics import Metrics
 from app.registrations.lifecycle import ProviderUpdates
 from app.stream.repository import ParkedMessageRepository
@@ -50,7 +51,10 @@ class RetryLaterError(Exception):
 
 
 def is_transient(error: BaseException) -> bool:
-    """The database, or the way to it, failing: worth delivering the message again."""
+    """The database, or the way to it, failing (or rolling the transaction back for a
+    concurrent one): worth delivering the message again."""
+    if isinstance(error, DatabaseUnavailableError | TransactionConflictError):
+        return True
     if isinstance(error, DBAPIError):
         return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
     return isinstance(error, OSError | TimeoutError)

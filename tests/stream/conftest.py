@@ -70,9 +70,12 @@ async def database(database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-@pytest.fixture
-def unreachable_database_url(tmp_path: Path) -> str:
-    """A database that fails every connection, as one that is down does."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def unreachable_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database that fails every connection, as one that is down does: a file SQLite cannot
+    create, or a PostgreSQL server that refuses connections."""
+    if request.param == "postgresql":
+        return "postgresql+asyncpg://postgres@127.0.0.1:1/events"
     return f"sqlite+aiosqlite:///{tmp_path / 'missing-directory' / 'events.db'}"
 
 

@@ -147,7 +147,7 @@ async def test_the_sync_afterwards_finds_nothing_to_change(database_url, redis, 
 
 
 async def test_a_database_outage_leaves_the_message_pending_instead_of_parking_it(
-    redis, topic, unreachable_database_url
+    redis, topic, unreachable_database_url, caplog
 ):
     await publish(redis, topic, record())
     async with consuming_app(unreachable_database_url, topic) as stream_app:
@@ -160,6 +160,7 @@ async def test_a_database_outage_leaves_the_message_pending_instead_of_parking_i
         counted = container_of(stream_app.app).metrics.render().decode()
         assert all(sample(counted, "stream_messages_total", result=kind) == 0 for kind in Outcome)
         assert await pending(redis, topic) == 1
+        assert not [r for r in caplog.records if "parked" in r.getMessage()]
 
     # Stopped with the entry pending under its name, it stays in the group for a live
     # consumer to reclaim the entry from.
