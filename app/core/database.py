@@ -234,8 +234,13 @@ def is_database_unavailable(error: BaseException) -> bool:
 def _refuses_service(error: BaseException) -> bool:
     if isinstance(error, OSError):  # refused, reset, timed out
         return True
+    return _sqlstate(error).startswith(UNAVAILABLE_SQLSTATES)
+
+
+def _sqlstate(error: BaseException | None) -> str:
+    """The SQLSTATE the driver's error carries ("" if none)."""
     sqlstate = getattr(error, "sqlstate", None)
-    return isinstance(sqlstate, str) and sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+    return sqlstate if isinstance(sqlstate, str) else ""
 
 
 @asynccontextmanager
@@ -246,8 +251,6 @@ async def _database_errors_as_problems() -> AsyncIterator[None]:
     try:
         yield
     except Exception as error:
-        if isinstance(error, DatabaseUnavailableError | TransactionConflictError):
-            raise
         if is_database_unavailable(error):
             raise DatabaseUnavailableError() from error
         if _lost_to_a_concurrent_transaction(error):
@@ -258,10 +261,9 @@ async def _database_errors_as_problems() -> AsyncIterator[None]:
 def _lost_to_a_concurrent_transaction(error: BaseException) -> bool:
     """SQLSTATE class 40, "transaction rollback": a deadlock (40P01) or a serialization
     failure (40001), which PostgreSQL resolves by rolling one of the transactions back."""
-    if not isinstance(error, sqlalchemy_errors.DBAPIError):
-        return False
-    sqlstate = getattr(error.orig, "sqlstate", None)
-    return isinstance(sqlstate, str) and sqlstate.startswith(TRANSACTION_ROLLBACK_SQLSTATES)
+    return isinstance(error, sqlalchemy_errors.DBAPIError) and _sqlstate(error.orig).startswith(
+        TRANSACTION_ROLLBACK_SQLSTATES
+    )
 
 
 class RecordedFailure(Exception):

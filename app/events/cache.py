@@ -52,11 +52,12 @@ def _etag(token: str, stale_at: float, url: str) -> str:
 def _fresh_etag(if_none_match: str, version: Version, url: str, now: float) -> str | None:
     """The ETag, among those the client holds, that names the current version of this URL and
     a moment still to come, if any (`*` does not count: it is for writes)."""
+    url_digest = _digest(url)
     for candidate in if_none_match.split(","):
         etag = candidate.strip()
         token, _, rest = etag.removeprefix("W/").strip('"').partition(".")
         moment, _, digest = rest.partition(".")
-        if token != version.token or digest != _digest(url):
+        if token != version.token or digest != url_digest:
             continue
         if moment == NEVER or (moment.isdigit() and now < int(moment)):
             return etag

@@ -17,6 +17,12 @@ def registration_is_open(provider_status: str, deadline: datetime | None, now: d
     return provider_status in OPEN_PROVIDER_STATUSES and (deadline is None or deadline > now)
 
 
+def free_seats(capacity: int | None, taken: int) -> int | None:
+    """Seats neither held nor taken (None: unlimited); never negative, even when the provider
+    lowered the capacity below the seats taken."""
+    return None if capacity is None else max(capacity - taken, 0)
+
+
 class Venue(Base):
     """A provider's place, keyed by the provider's id."""
 
@@ -101,11 +107,7 @@ class Event(Base):
 
     @property
     def free_seats(self) -> int | None:
-        """Seats neither held nor taken (None: unlimited); never negative, even when the
-        provider lowered the capacity below the seats taken."""
-        if self.capacity is None:
-            return None
-        return max(self.capacity - self.registrations_count, 0)
+        return free_seats(self.capacity, self.registrations_count)
 
     def take_seats(self, count: int, hold_ends: datetime | None = None) -> None:
         self.registrations_count += count

@@ -13,7 +13,7 @@ from sqlalchemy import Row
 from app.core.database import Database, UnitOfWork, utcnow
 from app.core.pagination import Found, PageRequest
 from app.events.errors import EventNotFoundError
-from app.events.models import OPEN_PROVIDER_STATUSES, Event, registration_is_open
+from app.events.models import Event, free_seats, registration_is_open
 from app.events.repository import (
     EVENT_FIELDS,
     VENUE_FIELDS,
@@ -47,10 +47,7 @@ def event_fields(row: Row[Any], now: datetime) -> dict[str, Any]:
     fields["status"] = EventStatus.OPEN if is_open else EventStatus.CLOSED
     if not is_open:  # its waiting list has ended, whether or not the sweep has recorded it
         fields["waitlist_count"] = 0
-    capacity = fields["capacity"]
-    fields["seats_left"] = (
-        None if capacity is None else max(capacity - fields["registrations_count"], 0)
-    )
+    fields["seats_left"] = free_seats(fields["capacity"], fields["registrations_count"])
     return fields
 
 
@@ -59,7 +56,7 @@ def _changes_with_time_at(row: Row[Any], now: datetime) -> datetime | None:
     registration, or a hold lapsing (at once, if one may have lapsed already)."""
     moments = []
     deadline = row[_DEADLINE]
-    if deadline is not None and deadline > now and row[_PROVIDER_STATUS] in OPEN_PROVIDER_STATUSES:
+    if deadline is not None and registration_is_open(row[_PROVIDER_STATUS], deadline, now):
         moments.append(deadline)
     hold = row[_NEXT_HOLD_EXPIRY]
     if hold is not None:

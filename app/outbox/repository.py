@@ -21,20 +21,17 @@ class OutboxRepository:
         payload: dict[str, Any],
         *,
         unless_exists: bool = False,
-    ) -> OutboxMessage:
-        """Writes the message; with `unless_exists`, only if no message has its id (the one
-        already there is returned then)."""
+    ) -> None:
+        """Writes the message; with `unless_exists`, only if no message has its id yet."""
         if not unless_exists:
-            message = OutboxMessage(id=message_id, topic=topic, payload=payload)
-            self.session.add(message)
+            self.session.add(OutboxMessage(id=message_id, topic=topic, payload=payload))
             await self.session.flush()
-            return message
+            return
         await self.session.execute(
             insert_or_update(self.session, OutboxMessage)
             .values(id=message_id, topic=topic, payload=payload)
             .on_conflict_do_nothing(index_elements=[OutboxMessage.id])
         )
-        return await self.session.get_one(OutboxMessage, message_id)
 
     async def status_of(self, message_id: uuid.UUID) -> str | None:
         return await self.session.scalar(

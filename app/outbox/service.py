@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from app.core.database import UnitOfWork, utcnow
 from app.core.metrics import Metrics
-from app.outbox.models import OutboxMessage, OutboxStatus
+from app.outbox.models import OutboxStatus
 from app.outbox.repository import OutboxRepository
 
 logger = logging.getLogger(__name__)
@@ -30,19 +30,17 @@ class Outbox:
         self._relay_wake = relay_wake
         self._messages = OutboxRepository(work.session)
 
-    async def put(
-        self, topic: str, email: str, text: str, *, key: str | None = None
-    ) -> OutboxMessage:
-        """Queues a message. With a `key`, the outbox keeps one message per key, whoever puts it
-        and however often: the message's id is derived from the key, and a second one is not
-        written (the first is returned)."""
+    async def put(self, topic: str, email: str, text: str, *, key: str | None = None) -> uuid.UUID:
+        """Queues a message; returns its id. With a `key`, the outbox keeps one message per key,
+        whoever puts it and however often: the message's id is derived from the key, and a
+        second one is not written."""
         message_id = uuid.uuid5(MESSAGE_KEYS, key) if key is not None else uuid.uuid4()
-        message = await self._messages.add(
+        await self._messages.add(
             message_id, topic, {"email": email, "message": text}, unless_exists=key is not None
         )
         self._work.after_commit(self._relay_wake.set)
         self._work.notify_on_commit(OUTBOX_CHANNEL)
-        return message
+        return message_id
 
 
 class OutboxService:

@@ -69,7 +69,7 @@ class Lifecycle:
         registration = self._pending(event, user_id, full_name, email, now, until)
         code = new_code()
         registration.code_hash = self.codes.hash(registration.id, code)
-        registration.notice_message_id = (await self.notices.code(registration, code)).id
+        registration.notice_message_id = await self.notices.code(registration, code)
         await self.registrations.add(registration)
         event.take_seats(1, until)
         return registration
@@ -144,7 +144,7 @@ class Lifecycle:
         offer = self._pending(event, entry.user_id, entry.full_name, entry.email, now, until)
         code = new_code()
         offer.code_hash = self.codes.hash(offer.id, code)
-        offer.notice_message_id = (await self.notices.offer(offer, event, code, until)).id
+        offer.notice_message_id = await self.notices.offer(offer, event, code, until)
         await self.registrations.add(offer)
         await self.waitlist.mark_offered(entry.id, offer.id, now)
         event.take_seats(1, until)
@@ -161,8 +161,8 @@ class Lifecycle:
         entries end, each visitor told once."""
         await self._expire_lapsed_holds(event, now)
         for registration in await self.registrations.cancel_all_active(event.id, now):
-            notice = await self.notices.event_cancelled(registration, event)
-            await self.registrations.set_notice(registration.id, notice.id)
+            notice_id = await self.notices.event_cancelled(registration, event)
+            await self.registrations.set_notice(registration.id, notice_id)
         for entry in await self._end_waiting(event, now):
             await self.notices.event_cancelled(entry, event)
         event.release_seats(event.registrations_count)  # every one
@@ -170,8 +170,8 @@ class Lifecycle:
 
     async def _announce_new_time(self, event: Event, new_time: datetime, now: datetime) -> None:
         for registration in await self.registrations.active_for_event(event.id, now):
-            notice = await self.notices.rescheduled(registration, event, new_time)
-            await self.registrations.set_notice(registration.id, notice.id)
+            notice_id = await self.notices.rescheduled(registration, event, new_time)
+            await self.registrations.set_notice(registration.id, notice_id)
 
     def _count(self, counter: Counter, amount: int) -> None:
         """Counted once the unit of work commits (a rolled-back expiry expired nothing)."""

@@ -6,12 +6,12 @@ The notices that follow a change upstream (an event cancelled, an event moved) c
 outbox keeps one message per key, so that a change applied again — by the sync, by the stream
 consumer, by another replica at the same time — notifies nobody twice."""
 
+import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
 from app.events.models import Event
-from app.outbox.models import OutboxMessage
 from app.outbox.service import Outbox
 
 
@@ -45,15 +45,15 @@ class Notices:
     def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
 
-    async def code(self, to: Visitor, code: str) -> OutboxMessage:
+    async def code(self, to: Visitor, code: str) -> uuid.UUID:
         text = f"Здравствуйте, {to.full_name}! Ваш код подтверждения: {code}"
         return await self._outbox.put(Notice.CODE, to.email, text)
 
-    async def new_code(self, to: Visitor, code: str) -> OutboxMessage:
+    async def new_code(self, to: Visitor, code: str) -> uuid.UUID:
         text = f"Здравствуйте, {to.full_name}! Ваш новый код подтверждения: {code}"
         return await self._outbox.put(Notice.NEW_CODE, to.email, text)
 
-    async def offer(self, to: Visitor, event: Event, code: str, until: datetime) -> OutboxMessage:
+    async def offer(self, to: Visitor, event: Event, code: str, until: datetime) -> uuid.UUID:
         text = (
             f"Здравствуйте, {to.full_name}! Для вас освободилось место на мероприятии "
             f"«{event.name}». Ваш код подтверждения: {code}. "
@@ -61,16 +61,16 @@ class Notices:
         )
         return await self._outbox.put(Notice.OFFER, to.email, text)
 
-    async def cancelled(self, to: Visitor) -> OutboxMessage:
+    async def cancelled(self, to: Visitor) -> uuid.UUID:
         text = f"Здравствуйте, {to.full_name}! Ваша регистрация на мероприятие отменена."
         return await self._outbox.put(Notice.CANCELLED, to.email, text)
 
-    async def event_cancelled(self, to: Visitor, event: Event) -> OutboxMessage:
+    async def event_cancelled(self, to: Visitor, event: Event) -> uuid.UUID:
         text = f"Здравствуйте, {to.full_name}! Мероприятие «{event.name}» отменено."
         key = f"{Notice.EVENT_CANCELLED}:{to.id}"
         return await self._outbox.put(Notice.EVENT_CANCELLED, to.email, text, key=key)
 
-    async def rescheduled(self, to: Visitor, event: Event, new_time: datetime) -> OutboxMessage:
+    async def rescheduled(self, to: Visitor, event: Event, new_time: datetime) -> uuid.UUID:
         text = (
             f"Здравствуйте, {to.full_name}! Мероприятие «{event.name}» перенесено на "
             f"{_moment(new_time)}."

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.registrations.models import (
     ACTIVE_STATUSES,
@@ -203,7 +203,7 @@ class RegistrationRepository:
 
 
 WAITING = WaitlistStatus.WAITING
-_WITH_STATUS_INPUTS = (selectinload(WaitlistEntry.event), selectinload(WaitlistEntry.registration))
+_WITH_STATUS_INPUTS = (joinedload(WaitlistEntry.event), joinedload(WaitlistEntry.registration))
 
 
 class WaitlistRepository:

@@ -125,14 +125,14 @@ class RegistrationService:
         now = utcnow()
         self._refuse_a_resend(registration, now)
         code = new_code()
-        notice = await self.notices.new_code(registration, code)
+        notice_id = await self.notices.new_code(registration, code)
         interval = timedelta(seconds=self.settings.code_resend_interval_seconds)
         replaced = await self.registrations.replace_code(
             registration.id,
             self.codes.hash(registration.id, code),
             now,
             last_code_before=now - interval,
-            notice_id=notice.id,
+            notice_id=notice_id,
         )
         await self.registrations.refresh(registration)
         if not replaced:  # a concurrent request changed it (the notice goes with the rollback)
@@ -151,8 +151,8 @@ class RegistrationService:
         event = await self.catalogue.lock(registration.event_id)
         if await self.registrations.cancel(registration.id, now):
             event.release_seats(1)
-            notice = await self.notices.cancelled(registration)
-            await self.registrations.set_notice(registration.id, notice.id)
+            notice_id = await self.notices.cancelled(registration)
+            await self.registrations.set_notice(registration.id, notice_id)
             await self.lifecycle.settle(event, now)
         await self.registrations.refresh(registration)
         return registration

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from alembic.operations import BatchOperations
 
 from app.core.database import UTCDateTime
 
@@ -57,19 +58,24 @@ def upgrade() -> None:
         batch_op.alter_column("code_sent_at", existing_type=UTCDateTime(), nullable=False)
         batch_op.drop_column("code_message_id")
         batch_op.drop_column("cancel_message_id")
-        batch_op.drop_index("uq_registrations_event_id_email_key_active")
-        batch_op.create_index(
-            "uq_registrations_event_id_email_key_active",
-            ["event_id", "email_key"],
-            unique=True,
-            sqlite_where=ACTIVE,
-            postgresql_where=ACTIVE,
-        )
+        _one_active_registration_per_email(batch_op, ACTIVE)
         batch_op.create_index(
             "ix_registrations_event_id_status_expires_at",
             ["event_id", "status", "expires_at"],
             unique=False,
         )
+
+
+def _one_active_registration_per_email(batch_op: BatchOperations, active: sa.TextClause) -> None:
+    """The partial unique index, again, over what `active` counts as holding a seat."""
+    batch_op.drop_index("uq_registrations_event_id_email_key_active")
+    batch_op.create_index(
+        "uq_registrations_event_id_email_key_active",
+        ["event_id", "email_key"],
+        unique=True,
+        sqlite_where=active,
+        postgresql_where=active,
+    )
 
 
 def _create_waitlist_entries() -> None:
@@ -151,14 +157,7 @@ def downgrade() -> None:
     op.execute("UPDATE registrations SET code_message_id = notice_message_id")
     with op.batch_alter_table("registrations", schema=None) as batch_op:
         batch_op.drop_index("ix_registrations_event_id_status_expires_at")
-        batch_op.drop_index("uq_registrations_event_id_email_key_active")
-        batch_op.create_index(
-            "uq_registrations_event_id_email_key_active",
-            ["event_id", "email_key"],
-            unique=True,
-            sqlite_where=NOT_CANCELLED,
-            postgresql_where=NOT_CANCELLED,
-        )
+        _one_active_registration_per_email(batch_op, NOT_CANCELLED)
         batch_op.drop_column("notice_message_id")
         batch_op.drop_column("codes_resent")
         batch_op.drop_column("code_sent_at")
