@@ -1,5 +1,5 @@
-"""What the chaos scenarios share: their database, the processes they start and stop, and
-the faults they cause to PostgreSQL."""
+"""What the chaos scenarios share: their database, the processes they start and stop, the
+faults they cause to PostgreSQL, and the tables they print."""
 
 import asyncio
 import os
@@ -46,18 +46,6 @@ async def recreate_database(url: str) -> None:
     await asyncio.to_thread(upgrade_to_head, url)
 
 
-async def terminate_backends_of(url: str, pid: int) -> int:
-    """Terminates every PostgreSQL connection of the events-face process `pid` (its
-    application_name names it)."""
-    terminated = await admin_execute(
-        url,
-        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-        " WHERE application_name LIKE :name",
-        name=f"events-face:{pid}:%",
-    )
-    return int(terminated or 0)  # type: ignore[call-overload]
-
-
 def postgres_version() -> str:
     versions = sorted(Path("/etc/postgresql").iterdir(), key=lambda path: int(path.name))
     return versions[-1].name
@@ -100,3 +88,13 @@ def wait_until_answers(url: str, process: subprocess.Popen[bytes], timeout: floa
             pass
         time.sleep(0.1)
     raise SystemExit(f"{url} did not answer 200 within {timeout} s")
+
+
+def markdown_table(header: list[str], alignments: str, rows: list[list[str]]) -> str:
+    """`alignments`: one character a column, `l` or `r`."""
+    rule = "|" + "".join("---|" if side == "l" else "---:|" for side in alignments)
+    return "\n".join([_markdown_row(header), rule, *map(_markdown_row, rows)])
+
+
+def _markdown_row(cells: list[str]) -> str:
+    return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"

@@ -21,11 +21,12 @@ from app.outbox.models import OutboxMessage, OutboxStatus
 from bench.system import stop
 from chaos.common import (
     events_face,
+    markdown_table,
     restart_postgres,
-    terminate_backends_of,
     wait_until_answers,
 )
 from fakes.notifications import Behaviour, FakeNotifications
+from tests.support.database import terminate_backends_of
 from tests.support.notifications import new_ids, seed_messages
 from tests.support.processes import free_port, service_environment
 from tests.support.servers import serving
@@ -178,31 +179,28 @@ async def pool_exhausted_by_slow_requests(drain: Drain) -> tuple[float, str]:
         stop(server)
 
 
-async def relay_sigkilled_mid_batch(drain: Drain) -> tuple[float, str]:
-    first = drain.worker()
-    await drain.until_delivered(MID_BATCH)
-    first.kill()
-    first.wait()
-    over = time.monotonic()
-    second = drain.worker()
-    try:
-        return await drain.seconds_to_drain(over), "a new relay started at once"
-    finally:
-        stop(second)
-
-
-async def relay_killed_three_times(drain: Drain) -> tuple[float, str]:
+async def relay_killed_at(drain: Drain, shares: tuple[float, ...], note: str) -> tuple[float, str]:
+    """A relay SIGKILLed once each share of the backlog is delivered, replaced at once."""
     worker = drain.worker()
-    for share in (MID_BATCH - 0.1, MID_BATCH, MID_BATCH + 0.1):
+    for share in shares:
         await drain.until_delivered(share)
         worker.kill()
         worker.wait()
         worker = drain.worker()
     over = time.monotonic()
     try:
-        return await drain.seconds_to_drain(over), "SIGKILL, each time replaced at once"
+        return await drain.seconds_to_drain(over), note
     finally:
         stop(worker)
+
+
+async def relay_sigkilled_mid_batch(drain: Drain) -> tuple[float, str]:
+    return await relay_killed_at(drain, (MID_BATCH,), "a new relay started at once")
+
+
+async def relay_killed_three_times(drain: Drain) -> tuple[float, str]:
+    shares = (MID_BATCH - 0.1, MID_BATCH, MID_BATCH + 0.1)
+    return await relay_killed_at(drain, shares, "SIGKILL, each time replaced at once")
 
 
 Scenario = Callable[[Drain], Awaitable[tuple[float, str]]]
@@ -240,13 +238,10 @@ async def run_scenarios(url: str, log: Path, *, restart_postgres_too: bool) -> l
 
 
 def table(results: list[Figures]) -> str:
-    lines = [
-        f"| fault ({MESSAGES:,} messages) | lost | duplicates sent "
-        "| seconds to drain after the fault | |",
-        "|---|---:|---:|---:|---|",
-    ]
-    lines += [
-        f"| {r.scenario} | {r.lost} | {r.duplicates} | {r.drain_seconds:.1f} | {r.note} |"
+    header = [f"fault ({MESSAGES:,} messages)", "lost", "duplicates sent"]
+    header += ["seconds to drain after the fault", ""]
+    rows = [
+        [r.scenario, str(r.lost), str(r.duplicates), f"{r.drain_seconds:.1f}", r.note]
         for r in results
     ]
-    return "\n".join(lines)
+    return markdown_table(header, "lrrrl", rows)

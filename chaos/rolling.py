@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from bench.system import stop
-from chaos.common import ROOT, events_face, wait_until_answers
+from chaos.common import ROOT, events_face, markdown_table, wait_until_answers
 from tests.support.processes import free_port, service_environment
 
 HAPROXY_CONFIG = ROOT / "deploy/haproxy.cfg"
@@ -181,15 +181,17 @@ def rolling_restart(url: str, setup: Setup, log: Path) -> Figures:
 
 
 def table(results: list[Figures]) -> str:
-    lines = [
-        f"| HAProxy in front of 2 replicas, `wrk -t2 -c{WRK_CONNECTIONS}` | seconds of load "
-        "| requests | failed | replicas' exit codes | seconds from SIGTERM to exit |",
-        "|---|---:|---:|---:|---|---|",
-    ]
-    lines += [
-        f"| {r.setup.label} | {r.load_seconds:.0f} | {r.requests:,} | {r.failed:,} "
-        f"| {', '.join(map(str, r.exit_codes))} "
-        f"| {', '.join(f'{s:.1f}' for s in r.stop_seconds)} |"
+    header = [f"HAProxy in front of 2 replicas, `wrk -t2 -c{WRK_CONNECTIONS}`", "seconds of load"]
+    header += ["requests", "failed", "replicas' exit codes", "seconds from SIGTERM to exit"]
+    rows = [
+        [
+            r.setup.label,
+            f"{r.load_seconds:.0f}",
+            f"{r.requests:,}",
+            f"{r.failed:,}",
+            ", ".join(map(str, r.exit_codes)),
+            ", ".join(f"{s:.1f}" for s in r.stop_seconds),
+        ]
         for r in results
     ]
-    return "\n".join(lines)
+    return markdown_table(header, "lrrrll", rows)

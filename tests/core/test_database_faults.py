@@ -7,12 +7,10 @@ import asyncio
 
 import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import database_of
-from tests.support.auth import bearer, register
-from tests.support.database import empty_tables, postgres_url
+from tests.support.auth import access_token, bearer
+from tests.support.database import empty_tables, postgres_url, terminate_backends_of
 from tests.support.events import create_event
 from tests.support.notifications import (
     NOTIFICATIONS_TOKEN,
@@ -27,21 +25,6 @@ pytestmark = pytest.mark.slow
 
 CONCURRENT = 20
 RECOVERY_SECONDS = 10.0
-
-
-async def terminate_connections_of(process: asyncio.subprocess.Process) -> int:
-    """Terminates the backends whose application_name names this process."""
-    admin = create_async_engine(postgres_url() or "", isolation_level="AUTOCOMMIT")
-    async with admin.connect() as connection:
-        terminated = await connection.scalar(
-            text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE application_name LIKE :name"
-            ),
-            {"name": f"events-face:{process.pid}:%"},
-        )
-    await admin.dispose()
-    return int(terminated or 0)
 
 
 async def test_terminated_connections_are_503_problems_then_the_service_recovers(
@@ -67,7 +50,7 @@ async def test_terminated_connections_are_503_problems_then_the_service_recovers
     try:
         assert await wait_until_ready(f"{base_url}/health/ready", server, 30) == 200
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-            headers = bearer(str((await register(http))["access_token"]))
+            headers = bearer(await access_token(http))
 
             async def round_of_requests() -> list[httpx.Response]:
                 # Each reads the database (a catalogue page may be answered from memory).
@@ -76,7 +59,7 @@ async def test_terminated_connections_are_503_problems_then_the_service_recovers
                 )
 
             assert {r.status_code for r in await round_of_requests()} == {200}
-            assert await terminate_connections_of(server) >= 2
+            assert await terminate_backends_of(postgres_url() or "", server.pid) >= 2
             answers: list[httpx.Response] = []
             deadline = asyncio.get_running_loop().time() + RECOVERY_SECONDS
             while asyncio.get_running_loop().time() < deadline:

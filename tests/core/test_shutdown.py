@@ -18,7 +18,7 @@ from fakes.notifications import Behaviour
 from fakes.provider import Behaviour as ProviderBehaviour
 from fakes.provider import FakeProvider
 from tests.conftest import database_of
-from tests.support.auth import bearer, register
+from tests.support.auth import access_token, bearer
 from tests.support.database import empty_tables
 from tests.support.notifications import (
     NOTIFICATIONS_TOKEN,
@@ -81,7 +81,7 @@ async def test_sigterm_drains_then_hands_the_leases_back_and_exits_0(
     try:
         assert await wait_until_ready(f"{base_url}/health/ready", server, 30) == 200
         async with httpx.AsyncClient(base_url=base_url) as http:
-            headers = bearer(str((await register(http))["access_token"]))
+            headers = bearer(await access_token(http))
             await eventually(lambda: rows(app, claimed_messages()), timeout=15)
             assert await rows(app, sync_leases()) == 1
 

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from tests.conftest import client_of, database_of
-from tests.support.auth import bearer, register
+from tests.support.auth import access_token, bearer
 from tests.support.events import create_event
 from tests.support.notifications import eventually
 
@@ -30,7 +30,7 @@ async def test_a_request_that_loses_a_deadlock_is_told_to_try_again(app, databas
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite writes one transaction at a time: none can deadlock")
     async with client_of(app) as http:
-        headers = bearer(str((await register(http))["access_token"]))
+        headers = bearer(await access_token(http))
         event = await create_event(database_of(app))
         other = create_async_engine(database_url)
         async with other.connect() as connection:

@@ -22,7 +22,7 @@ from fakes.provider import FakeProvider
 from tests.conftest import database_of, http_client, make_settings, running_app
 from tests.stream.conftest import REDIS_URL, eventually, publish, redis, topic
 from tests.support.database import empty_database
-from tests.support.events import create_event, create_venue
+from tests.support.events import event_with_seats
 from tests.support.servers import served_provider
 from tests.support.visitors import Session, sign_in, visitor
 
@@ -69,14 +69,9 @@ async def seats_at(session: Session, event_id: object) -> int:
     return (await session.get(f"/api/events/{event_id}")).json()["registrations_count"]
 
 
-async def event_with_seats(app: FastAPI, seats: int = 5, **fields: Any):
-    venue = await create_venue(database_of(app), seats_pattern=f"A1-{seats}", capacity=seats)
-    return await create_event(database_of(app), venue=venue, **fields)
-
-
 async def test_a_page_read_again_costs_no_sql_and_an_etag_gets_304(database_url):
     async with app_with(database_url, **PRODUCTION_REFRESH) as (app, ivan):
-        await event_with_seats(app)
+        await event_with_seats(database_of(app))
         first = await ivan.get("/api/events")
         sql, again = await statements_during(app, ivan.get("/api/events"))
         etag = first.headers["etag"]
@@ -141,7 +136,7 @@ async def test_every_kind_of_write_replaces_the_kept_page_on_the_replica_that_wr
 
 async def test_requests_due_a_version_read_share_one(database_url):
     async with app_with(database_url, **PRODUCTION_REFRESH) as (app, ivan):
-        event = await event_with_seats(app)
+        event = await event_with_seats(database_of(app))
         await ivan.register(event.id, visitor(1))  # a local write: the next requests must read
         version_reads, pages = await statements_during(
             app,
@@ -155,7 +150,7 @@ async def test_requests_due_a_version_read_share_one(database_url):
 
 async def test_requests_for_a_page_not_kept_share_one_read_of_it(database_url):
     async with app_with(database_url, **PRODUCTION_REFRESH) as (app, ivan):
-        event = await event_with_seats(app)
+        event = await event_with_seats(database_of(app))
         await ivan.get("/api/events")  # kept, then out of date with the write that follows
         await ivan.register(event.id, visitor(1))
         page_reads, pages = await statements_during(
@@ -178,7 +173,7 @@ async def test_a_lapsing_hold_and_a_passing_deadline_replace_the_page_without_an
         **PRODUCTION_REFRESH,
     ) as (app, ivan):
         closing = utcnow() + timedelta(seconds=1.5)
-        event = await event_with_seats(app, registration_deadline=closing)
+        event = await event_with_seats(database_of(app), registration_deadline=closing)
         await ivan.register(event.id, visitor(1))
         held = (await ivan.get(f"/api/events/{event.id}")).json()
         listed_open = (await ivan.get("/api/events?status=open")).json()["count"]
@@ -199,7 +194,7 @@ async def test_a_write_on_one_instance_replaces_the_page_kept_by_another(databas
         http_client(writer_app) as writer_http,
     ):
         writer = Session(writer_http, reader.headers)
-        event = await event_with_seats(reader_app)
+        event = await event_with_seats(database_of(reader_app))
         etag = (await reader.get(f"/api/events/{event.id}")).headers["etag"]
         revalidated_elsewhere = await writer_http.get(
             f"/api/events/{event.id}", headers={**reader.headers, "If-None-Match": etag}

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.conftest import database_of
-from tests.support.auth import bearer, register
+from tests.support.auth import access_token, bearer
 from tests.support.database import empty_tables
 from tests.support.events import create_event
 from tests.support.processes import service_environment, start_server, stop, wait_until_ready
@@ -39,7 +39,7 @@ async def test_capacity_holds_across_replicas(app, database_url):
         event = await create_event(database_of(app), capacity=SEATS)
         async with httpx.AsyncClient(timeout=60) as http:
             http.base_url = replicas[0][1]
-            headers = bearer(str((await register(http))["access_token"]))
+            headers = bearer(await access_token(http))
 
             async def attempt(n: int) -> int:
                 base_url = replicas[n % REPLICAS][1]

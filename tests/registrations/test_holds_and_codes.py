@@ -5,7 +5,7 @@ import asyncio
 from datetime import datetime
 
 from tests.conftest import database_of
-from tests.support.events import create_event, create_venue
+from tests.support.events import event_with_seats
 from tests.support.metrics import sample
 from tests.support.visitors import latest_code, notices_when, relaying_app, sign_in, visitor
 
@@ -18,11 +18,6 @@ def problem_type(response) -> str:
     return response.json()["type"]
 
 
-async def event_with_seats(app, seats: int):
-    venue = await create_venue(database_of(app), seats_pattern=f"A1-{seats}", capacity=seats)
-    return await create_event(database_of(app), venue=venue)
-
-
 async def test_a_hold_expires_unconfirmed_and_its_seat_is_taken_at_once(
     database_url, notifications
 ):
@@ -30,7 +25,7 @@ async def test_a_hold_expires_unconfirmed_and_its_seat_is_taken_at_once(
         database_url, notifications, registration_hold_seconds=HOLD, **NO_SWEEP
     ) as (app, http):
         ivan, maria = await sign_in(http), await sign_in(http)
-        event = await event_with_seats(app, 1)
+        event = await event_with_seats(database_of(app), 1)
         held = await ivan.register(event.id, visitor("ivan"))
         refused = await maria.register(event.id, visitor("maria"))
         await asyncio.sleep(HOLD + 0.2)
@@ -62,7 +57,7 @@ async def test_a_lapsed_hold_frees_its_seat_on_reads_before_anything_records_it(
         database_url, notifications, registration_hold_seconds=HOLD, **NO_SWEEP
     ) as (app, http):
         ivan = await sign_in(http)
-        event = await event_with_seats(app, 3)
+        event = await event_with_seats(database_of(app), 3)
         await ivan.register(event.id, visitor(1))
         await ivan.register(event.id, visitor(2))
         before = (await ivan.get(f"/api/events/{event.id}")).json()
@@ -84,7 +79,7 @@ async def test_an_expired_hold_cannot_be_confirmed_and_cancelling_it_changes_not
         database_url, notifications, registration_hold_seconds=HOLD, **NO_SWEEP
     ) as (app, http):
         ivan = await sign_in(http)
-        event = await event_with_seats(app, 5)
+        event = await event_with_seats(database_of(app), 5)
         registration = (await ivan.register(event.id, visitor("ivan"))).json()
         code = await latest_code(notifications, visitor("ivan")["email"])
         await asyncio.sleep(HOLD + 0.2)
@@ -103,7 +98,7 @@ async def test_an_expired_hold_cannot_be_confirmed_and_cancelling_it_changes_not
 async def test_a_new_code_waits_for_the_interval(database_url, notifications):
     async with relaying_app(database_url, notifications) as (app, http):
         ivan = await sign_in(http)
-        event = await event_with_seats(app, 5)
+        event = await event_with_seats(database_of(app), 5)
         registration = (await ivan.register(event.id, visitor("ivan"))).json()
 
         too_soon = await ivan.post(f"/api/registrations/{registration['id']}/resend-code")
@@ -119,7 +114,7 @@ async def test_a_new_code_replaces_the_old_one_three_times_at_most(database_url,
         http,
     ):
         ivan = await sign_in(http)
-        event = await event_with_seats(app, 5)
+        event = await event_with_seats(database_of(app), 5)
         email = visitor("ivan")["email"]
         registration = (await ivan.register(event.id, visitor("ivan"))).json()
         url = f"/api/registrations/{registration['id']}/resend-code"
@@ -151,7 +146,7 @@ async def test_no_new_code_for_a_confirmed_or_cancelled_registration(database_ur
         http,
     ):
         ivan = await sign_in(http)
-        event = await event_with_seats(app, 5)
+        event = await event_with_seats(database_of(app), 5)
         confirmed = (await ivan.register(event.id, visitor(1))).json()
         await ivan.confirm(confirmed["id"], await latest_code(notifications, visitor(1)["email"]))
         cancelled = (await ivan.register(event.id, visitor(2))).json()
@@ -176,14 +171,14 @@ async def test_one_user_holds_at_most_the_limit_of_registrations_and_waiting_ent
         http,
     ):
         ivan, maria = await sign_in(http), await sign_in(http)
-        roomy = await event_with_seats(app, 10)
+        roomy = await event_with_seats(database_of(app), 10)
         kept = [(await ivan.register(roomy.id, visitor(n))).json() for n in range(2)]
         third = await ivan.register(roomy.id, visitor(2))
         other_user = await maria.register(roomy.id, visitor(3))
         await ivan.delete(f"/api/registrations/{kept[0]['id']}")
         after_cancelling = await ivan.register(roomy.id, visitor(2))
 
-        full = await event_with_seats(app, 1)
+        full = await event_with_seats(database_of(app), 1)
         await maria.register(full.id, visitor("maria"))
         waiting = [await ivan.join(full.id, visitor(n)) for n in range(3)]
 

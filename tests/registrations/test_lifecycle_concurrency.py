@@ -12,13 +12,12 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from app.core.database import utcnow
-from app.events.models import Event
 from app.outbox.models import OutboxMessage
 from app.registrations.models import ACTIVE_STATUSES, Registration, WaitlistEntry
 from app.registrations.notices import Notice
 from tests.conftest import database_of, http_client, make_settings, running_app
 from tests.support.database import empty_tables
-from tests.support.events import create_event, create_venue
+from tests.support.events import event_with_seats
 from tests.support.visitors import Session, sign_in, visitor
 
 # One user makes every registration and entry here: the per-user limit must not be what refuses.
@@ -49,11 +48,6 @@ async def replicas(database_url: str, **settings: object) -> AsyncIterator[Repli
         yield Replicas(apps[0], [first, *(Session(http, first.headers) for http in clients[1:])])
 
 
-async def event_with_seats(app: FastAPI, seats: int) -> Event:
-    venue = await create_venue(database_of(app), seats_pattern=f"A1-{seats}", capacity=seats)
-    return await create_event(database_of(app), venue=venue)
-
-
 async def count(app: FastAPI, statement) -> int:
     async with database_of(app).transaction() as work:
         return (await work.session.scalar(statement)) or 0
@@ -64,7 +58,7 @@ async def test_simultaneous_cancellations_offer_each_freed_seat_once_to_the_olde
 ):
     async with replicas(database_url) as running:
         app, sessions = running.app, running.sessions
-        event = await event_with_seats(app, 50)
+        event = await event_with_seats(database_of(app), 50)
         taken = [(await sessions[0].register(event.id, visitor(n))).json()["id"] for n in range(50)]
         entries = [
             (await sessions[0].join(event.id, visitor(f"w{n}"))).json()["id"] for n in range(100)
@@ -103,7 +97,7 @@ async def test_holds_lapsing_while_requests_rush_give_exactly_their_seats(databa
     # The sweep runs every 50 ms on each replica, racing the requests for the lapsed holds.
     async with replicas(database_url, hold_sweep_interval_seconds=0.05) as running:
         app, sessions = running.app, running.sessions
-        event = await event_with_seats(app, 10)
+        event = await event_with_seats(database_of(app), 10)
         # The ten holds that lapse come from an instance holding for a second; the replicas
         # hold for the default half hour, so that no seat frees twice during the rush.
         short_holds = make_settings(database_url, **GENEROUS, registration_hold_seconds=1)

@@ -96,3 +96,21 @@ async def drop_postgres_database(url: str, scratch_url: str) -> None:
     async with admin.connect() as connection:
         await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     await admin.dispose()
+
+
+async def terminate_backends_of(url: str, pid: int) -> int:
+    """Terminates every PostgreSQL connection of the events-face process `pid` (its
+    application_name names it), as a failover or an operator's pg_terminate_backend does."""
+    admin = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as connection:
+            terminated = await connection.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name LIKE :name"
+                ),
+                {"name": f"events-face:{pid}:%"},
+            )
+    finally:
+        await admin.dispose()
+    return int(terminated or 0)

@@ -63,3 +63,9 @@ async def update_event(database: Database, event_id: uuid.UUID, **values: Any) -
     async with database.transaction() as work:
         await work.session.execute(update(Event).where(Event.id == event_id).values(**values))
         await CatalogueRepository(work.session).replace_version_token()
+
+
+async def event_with_seats(database: Database, seats: int = 5, **fields: Any) -> Event:
+    """An event (open for registration, unless `fields` say otherwise) at a venue of `seats`."""
+    venue = await create_venue(database, seats_pattern=f"A1-{seats}", capacity=seats)
+    return await create_event(database, venue=venue, **fields)
