@@ -14,6 +14,7 @@ test: ## the whole suite (SQLite; PostgreSQL too when TEST_DATABASE_URL is set)
 lint:
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
 
 format:
 	$(UV) run --frozen ruff check --fix .

@@ -21,6 +21,7 @@ from app.core.migrations import upgrade_to_head
 from app.events.service import Catalogue
 from app.jobs import Job, start_jobs
 from app.outbox.service import OutboxService
+from app.sync.models import RunStatus
 from app.sync.service import SyncMode, summary
 
 GRACEFUL_SHUTDOWN_SECONDS = 20
@@ -114,7 +115,7 @@ async def _sync_events(settings: Settings, mode: SyncMode, on_date: date | None)
         print("sync skipped: another run holds the lease")
         return 0
     print(f"sync run {run.id} {run.status}: {summary(run)}")
-    return 0 if run.status == "success" else 1
+    return 0 if run.status == RunStatus.SUCCESS else 1
 
 
 def cleanup_events(args: argparse.Namespace, settings: Settings) -> int:

@@ -22,8 +22,9 @@ from app.core.security import TokenCodec
 from app.core.shutdown import Drain
 from app.events.cache import PageCache
 from app.events.version import LatestVersion
-from app.outbox.relay import create_notifications_http_client
-from app.registrations.lifecycle import ProviderUpdates, Surroundings
+from app.flows import ProviderUpdates
+from app.outbox.transport import create_notifications_http_client
+from app.registrations.lifecycle import Surroundings
 from app.stream.service import StreamService
 from app.sync.provider import create_provider_client, create_provider_http_client
 from app.sync.service import SyncService

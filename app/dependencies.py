@@ -1,12 +1,14 @@
 """How a route gets what the lifespan made: one typed dependency per collaborator, each read
-from the app's Container, and the request's unit of work.
+from the app's Container, and the request's unit of work. The one doorway: no router or
+dependency elsewhere reads the container (tests/core/test_architecture.py); only the admin
+site, which is not FastAPI's, calls `container_of`.
 
 Dependencies that never await are still `async def`: FastAPI runs a plain `def` dependency in
 a worker thread, a hand-off that costs more than the work of these.
 """
 
-from collections.abc import AsyncIterator
-from typing import Annotated, cast
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 from starlette.applications import Starlette
@@ -15,7 +17,12 @@ from app.container import Container
 from app.core.background import BackgroundLoops
 from app.core.config import Settings
 from app.core.database import Database, UnitOfWork
+from app.core.ratelimit import RateLimiter
+from app.core.security import TokenCodec
 from app.core.shutdown import Drain
+from app.events.cache import PageCache
+from app.registrations.lifecycle import Surroundings
+from app.sync.service import SyncService
 
 
 def container_of(app: Starlette) -> Container:
@@ -27,27 +34,29 @@ async def get_container(request: Request) -> Container:
     return container_of(request.app)
 
 
-async def get_settings(request: Request) -> Settings:
-    return container_of(request.app).settings
+def _collaborator(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """The dependency that hands a route the container's collaborator `name` (its type is the
+    `Annotated` one below)."""
+
+    async def dependency(request: Request) -> Any:
+        return getattr(container_of(request.app), name)
+
+    return dependency
 
 
-async def get_database(request: Request) -> Database:
-    return container_of(request.app).database
-
-
-async def get_background(request: Request) -> BackgroundLoops:
-    return container_of(request.app).background
-
-
-async def get_drain(request: Request) -> Drain:
-    return container_of(request.app).drain
-
+# A name of its own: the tests route the requests' units of work into theirs by overriding it.
+get_database = _collaborator("database")
 
 ContainerDep = Annotated[Container, Depends(get_container)]
-DrainDep = Annotated[Drain, Depends(get_drain)]
-BackgroundDep = Annotated[BackgroundLoops, Depends(get_background)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+SettingsDep = Annotated[Settings, Depends(_collaborator("settings"))]
 DatabaseDep = Annotated[Database, Depends(get_database)]
+TokenCodecDep = Annotated[TokenCodec, Depends(_collaborator("token_codec"))]
+RateLimiterDep = Annotated[RateLimiter, Depends(_collaborator("rate_limiter"))]
+SurroundingsDep = Annotated[Surroundings, Depends(_collaborator("surroundings"))]
+CataloguePagesDep = Annotated[PageCache, Depends(_collaborator("catalogue_pages"))]
+SyncDep = Annotated[SyncService, Depends(_collaborator("sync"))]
+BackgroundDep = Annotated[BackgroundLoops, Depends(_collaborator("background"))]
+DrainDep = Annotated[Drain, Depends(_collaborator("drain"))]
 
 
 async def unit_of_work(database: DatabaseDep) -> AsyncIterator[UnitOfWork]:

@@ -35,8 +35,8 @@ from app.core.database import Database, create_engine
 from app.core.migrations import upgrade_to_head
 from app.events.service import Catalogue
 from app.events.version import LatestVersion
+from app.provider.records import read_event
 from app.sync.generator import generate_events
-from app.sync.records import read_event
 from bench.system import machine, stop
 from tests.support.processes import free_port, service_environment
 
@@ -274,11 +274,12 @@ def report(rows: list[Row], memory: dict[str, float], args: argparse.Namespace) 
     )
 
 
-def write_readme(text: str) -> None:
+def write_readme(text: str, begin: str = README_BEGIN, end: str = README_END) -> None:
+    """Puts `text` between the markers `begin` and `end` of bench/README.md."""
     readme = BENCH_DIR / "README.md"
     current = readme.read_text()
-    start, end = current.index(README_BEGIN) + len(README_BEGIN), current.index(README_END)
-    readme.write_text(f"{current[:start]}\n{text}{current[end:]}")
+    start, end_at = current.index(begin) + len(begin), current.index(end)
+    readme.write_text(f"{current[:start]}\n{text}{current[end_at:]}")
 
 
 # What each server runs: ours as the Dockerfile runs it and as plain uvicorn, and the yardstick.

@@ -99,7 +99,7 @@ async def seed(database: Database, count: int) -> float:
     async with database.transaction() as work:
         for start in range(0, count, 1000):
             await work.session.execute(insert(OutboxMessage), rows[start : start + 1000])
-        work.notify_on_commit(OUTBOX_CHANNEL)
+        await work.notify(OUTBOX_CHANNEL)
     return time.time()
 
 

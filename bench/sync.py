@@ -44,8 +44,8 @@ from app.container import Container, open_container
 from app.core.config import load_settings
 from app.core.database import create_engine
 from app.core.migrations import upgrade_to_head
+from app.provider.records import ProviderEvent, read_event
 from app.sync.generator import iter_events
-from app.sync.records import ProviderEvent, read_event
 from app.sync.service import BATCH_SIZE
 from bench.system import high_water_mib, machine, require_bench_database, stop
 from tests.support.processes import free_port

@@ -30,6 +30,15 @@ PROVIDER_URL = "https://events.example.com/api/events/"
 NOTIFICATIONS_URL = "https://notifications.example.com/api/notifications"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`@pytest.mark.postgresql_only("why")`: the test's SQLite run is skipped, saying why."""
+    for item in items:
+        marker = item.get_closest_marker("postgresql_only")
+        callspec = getattr(item, "callspec", None)
+        if marker and callspec and callspec.params.get("database_url") == "sqlite":
+            item.add_marker(pytest.mark.skip(reason=f"PostgreSQL only: {marker.args[0]}"))
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 async def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

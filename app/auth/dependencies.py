@@ -12,7 +12,7 @@ from app.container import Container
 from app.core.database import UnitOfWork
 from app.core.ratelimit import RateLimiter
 from app.core.security import InvalidTokenError, TokenType
-from app.dependencies import UnitOfWorkDep, container_of
+from app.dependencies import ContainerDep, RateLimiterDep, TokenCodecDep, UnitOfWorkDep
 
 
 class AccessTokenBearer(OAuth2PasswordBearer):
@@ -20,13 +20,16 @@ class AccessTokenBearer(OAuth2PasswordBearer):
     also verifies the token: one dependency where a scheme and a verifier were two, on every
     authenticated request (each dependency FastAPI resolves costs more than this one's work)."""
 
-    async def __call__(self, request: Request) -> uuid.UUID:  # type: ignore[override]
+    # FastAPI calls it with the dependencies this signature names, never as the base's.
+    async def __call__(  # type: ignore[override]
+        self, request: Request, codec: TokenCodecDep
+    ) -> uuid.UUID:
         """The user named by a valid access token; no database call (tokens live 15 minutes)."""
         token = await super().__call__(request)
         if not token:
             raise NotAuthenticatedError()
         try:
-            claims = container_of(request.app).token_codec.decode(token, TokenType.ACCESS)
+            claims = codec.decode(token, TokenType.ACCESS)
             return uuid.UUID(claims.subject)
         except (InvalidTokenError, ValueError):
             raise InvalidAccessTokenError() from None
@@ -41,8 +44,8 @@ def auth_service(container: Container, work: UnitOfWork) -> AuthService:
     return AuthService(work, container.settings, container.token_codec, container.password_hasher)
 
 
-async def get_auth_service(request: Request, work: UnitOfWorkDep) -> AuthService:
-    return auth_service(container_of(request.app), work)
+async def get_auth_service(container: ContainerDep, work: UnitOfWorkDep) -> AuthService:
+    return auth_service(container, work)
 
 
 CurrentUserId = Annotated[uuid.UUID, Depends(current_user_id)]
@@ -85,11 +88,11 @@ class AuthRateLimit:
         await self._limiter.hit(self._scope, identities)
 
 
-def _auth_rate_limit(scope: str) -> Callable[[Request], Awaitable[AuthRateLimit]]:
-    async def dependency(request: Request) -> AuthRateLimit:
+def _auth_rate_limit(scope: str) -> Callable[..., Awaitable[AuthRateLimit]]:
+    async def dependency(request: Request, limiter: RateLimiterDep) -> AuthRateLimit:
         # The client's address as the trusted proxies forwarded it (TrustedProxyHeaders).
         client = request.client.host if request.client else "unknown"
-        return AuthRateLimit(container_of(request.app).rate_limiter, scope, client)
+        return AuthRateLimit(limiter, scope, client)
 
     return dependency
 

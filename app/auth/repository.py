@@ -5,6 +5,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import RefreshToken, User
+from app.core.database import rowcount
 
 
 class UserRepository:
@@ -45,7 +46,7 @@ class RefreshTokenRepository:
             )
             .values(rotated_at=now)
         )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return rowcount(result) == 1
 
     async def revoke_family(self, family_id: uuid.UUID, now: datetime) -> None:
         await self.session.execute(
@@ -58,4 +59,4 @@ class RefreshTokenRepository:
         result = await self.session.execute(
             delete(RefreshToken).where(RefreshToken.expires_at < now)
         )
-        return result.rowcount  # type: ignore[attr-defined,no-any-return]
+        return rowcount(result)

@@ -9,7 +9,7 @@ from app.core.errors import DatabaseUnavailableError, TransactionConflictError
 
 logger = logging.getLogger(__name__)
 
-Job = Callable[[], Awaitable[object]]
+LoopBody = Callable[[], Awaitable[object]]
 
 FIRST_RESTART_PAUSE = 1.0
 LONGEST_RESTART_PAUSE = 30.0
@@ -22,7 +22,7 @@ class BackgroundLoops:
         self._jobs: set[asyncio.Task[None]] = set()
 
     def every(
-        self, name: str, interval_seconds: float, job: Job, *, first_delay: float = 0.0
+        self, name: str, interval_seconds: float, job: LoopBody, *, first_delay: float = 0.0
     ) -> None:
         """Runs `job` now (after `first_delay`) and then every `interval_seconds`."""
         self._track(self._jobs, self._repeat(name, interval_seconds, job, first_delay), name)
@@ -67,7 +67,7 @@ class BackgroundLoops:
             return False
         return True
 
-    async def _repeat(self, name: str, interval: float, job: Job, first_delay: float) -> None:
+    async def _repeat(self, name: str, interval: float, job: LoopBody, first_delay: float) -> None:
         if first_delay and await self.sleep(first_delay):
             return
         while not self.stopping.is_set():

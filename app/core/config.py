@@ -5,7 +5,7 @@ import secrets
 import uuid
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from limits import parse as parse_limit
 from pydantic import (
@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 32
 BROKER_SCHEMES = ("kafka://", "redis://", "rediss://")
+DEFAULT_DATABASE_POOL_SIZE = 30
 PositiveSeconds = Annotated[int, Field(ge=1)]
 # Empty in the environment (the default) means "not set": local mode in development.
 OptionalUrl = Annotated[AnyHttpUrl | None, BeforeValidator(lambda value: value or None)]
@@ -42,7 +43,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
     database_url: str = "sqlite+aiosqlite:///./events_face.db"
-    database_pool_size: int = Field(default=30, ge=1, le=1000)
+    database_pool_size: int = Field(default=DEFAULT_DATABASE_POOL_SIZE, ge=1, le=1000)
     jwt_secret_key: SecretStr | None = None
     jwt_issuer: str = "events-face"
     environment: Environment = Environment.DEVELOPMENT
@@ -184,9 +185,9 @@ def describe_validation_error(error: ValidationError) -> str:
     return "invalid configuration: " + "; ".join(problems)
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as error:
         raise ConfigurationError(describe_validation_error(error)) from None
 

@@ -11,13 +11,15 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from sqlalchemy import (
     ColumnElement,
     DateTime,
     MetaData,
+    Result,
     Select,
+    Table,
     Uuid,
     bindparam,
     event,
@@ -27,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sqlalchemy_errors
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -37,9 +40,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
+from app.core.config import DEFAULT_DATABASE_POOL_SIZE
 from app.core.errors import DatabaseUnavailableError, TransactionConflictError
 
 NAMING_CONVENTION = {
@@ -51,7 +54,7 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-DEFAULT_POOL_SIZE = 30
+UNIQUE_VIOLATION = "23505"
 PING_AFTER_IDLE_SECONDS = 5.0
 # A connection attempt that has not succeeded by then will not: fail fast, answer 503.
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -87,15 +90,34 @@ class UTCDateTime(TypeDecorator[datetime]):
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {datetime: UTCDateTime(), uuid.UUID: Uuid()}  # noqa: RUF012
+    if TYPE_CHECKING:
+        # Every model here is mapped to a Table (SQLAlchemy types it as any FromClause).
+        __table__: ClassVar[Table]
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def insert_or_update(session: AsyncSession, model: type[Any]) -> Insert:
+# An `INSERT` that knows `ON CONFLICT`: PostgreSQL's or SQLite's.
+Upsert = postgresql.Insert | sqlite.Insert
+
+
+def dialect_name(session: AsyncSession) -> str:
+    """The session's dialect ("postgresql" or "sqlite"): every session here is bound."""
+    assert session.bind is not None, "sessions are made bound to an engine or a connection"
+    return session.bind.dialect.name
+
+
+def rowcount(result: Result[*tuple[Any, ...]]) -> int:
+    """The rows an INSERT, UPDATE or DELETE matched. `execute()` returns a CursorResult for
+    them; its overloads promise only a Result, which has no rowcount."""
+    return cast(CursorResult[*tuple[Any, ...]], result).rowcount
+
+
+def insert_or_update(session: AsyncSession, model: type[Base] | Table) -> Upsert:
     """`INSERT` that knows `ON CONFLICT` (both dialects spell it the same way)."""
-    if session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)
 
@@ -113,7 +135,7 @@ def rows_by_key(
     no statistics yet: bench/README.md). Here each key is looked up on its own inside a
     LATERAL subquery, and `OFFSET 0` keeps the planner from flattening it into a join (which
     it would hash over a sequential scan): an index probe per key is the only plan left."""
-    if session.bind.dialect.name != "postgresql":
+    if dialect_name(session) != "postgresql":
         return select(*columns).where(key.in_(keys))
     wanted = (
         func.unnest(bindparam(None, list(keys), type_=postgresql.ARRAY(key.type)))
@@ -202,7 +224,7 @@ def create_engine(
     # overflow connections (closed as soon as they are returned) a steady load above the pool
     # size reconnects a dozen times a second, and the requests queued behind those waited
     # seconds (bench/README.md).
-    options.setdefault("pool_size", DEFAULT_POOL_SIZE)
+    options.setdefault("pool_size", DEFAULT_DATABASE_POOL_SIZE)
     options.setdefault("max_overflow", 0)
     options.setdefault(
         "connect_args",
@@ -229,6 +251,26 @@ def is_database_unavailable(error: BaseException) -> bool:
             return True
         reported = [error.orig, error.orig.__cause__ if error.orig else None]
     return any(_refuses_service(cause) for cause in reported if cause is not None)
+
+
+def is_transient(error: BaseException) -> bool:
+    """The database, or the way to it, failing for the moment — unreachable (as above, or
+    already turned into its problem), an operational or interface error of the driver, or
+    the transaction rolled back for a concurrent one: worth trying the same work again."""
+    if isinstance(error, DatabaseUnavailableError | TransactionConflictError):
+        return True
+    if is_database_unavailable(error) or _lost_to_a_concurrent_transaction(error):
+        return True
+    if isinstance(error, sqlalchemy_errors.DBAPIError):
+        return isinstance(
+            error, sqlalchemy_errors.OperationalError | sqlalchemy_errors.InterfaceError
+        )
+    return isinstance(error, OSError | TimeoutError)
+
+
+def is_unique_violation(error: sqlalchemy_errors.IntegrityError) -> bool:
+    """Whether a unique index refused the write (rather than a foreign key, say)."""
+    return _sqlstate(error.orig) == UNIQUE_VIOLATION or "UNIQUE constraint" in str(error.orig)
 
 
 def _refuses_service(error: BaseException) -> bool:
@@ -282,12 +324,13 @@ class UnitOfWork:
     once it has committed (waking the outbox relay). Nobody but `Database.transaction` commits
     it."""
 
-    __slots__ = ("_after_commit", "_before_commit", "session")
+    __slots__ = ("_after_commit", "_before_commit", "_notified", "session")
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self._before_commit: dict[str, BeforeCommit] = {}
         self._after_commit: dict[AfterCommit, None] = {}
+        self._notified: set[str] = set()
 
     def before_commit(self, name: str, write: BeforeCommit) -> None:
         """Runs `write` in the transaction just before it commits, once per `name` however
@@ -300,15 +343,16 @@ class UnitOfWork:
         registered); never after a rollback."""
         self._after_commit[effect] = None
 
-    def notify_on_commit(self, channel: str) -> None:
+    async def notify(self, channel: str) -> None:
         """Wakes the subscribers of `channel` in every process (app.core.listener) once the
         transaction has committed (once, however often it is asked); never after a rollback.
-        On PostgreSQL a NOTIFY sent as the last write, which the commit delivers; on SQLite,
-        nothing (one process: `after_commit` reaches its own subscribers)."""
-        if self.session.bind.dialect.name == "postgresql":
-            self.before_commit(f"notify:{channel}", lambda: self._notify(channel))
-
-    async def _notify(self, channel: str) -> None:
+        On PostgreSQL a NOTIFY, sent at once: PostgreSQL holds it back until the commit, and
+        sent now it is not one more statement after the unit of work's last write (which may
+        hold a hot row's lock until the commit). On SQLite, nothing (one process:
+        `after_commit` reaches its own subscribers)."""
+        if channel in self._notified or dialect_name(self.session) != "postgresql":
+            return
+        self._notified.add(channel)
         await self.session.execute(select(func.pg_notify(channel, "")))
 
     def savepoint(self) -> AsyncSessionTransaction:

@@ -1,7 +1,7 @@
 """Wake-ups across processes: PostgreSQL LISTEN/NOTIFY on one connection per process.
 
 A unit of work that wants every process to look at something at once calls
-`work.notify_on_commit(channel)` (app.core.database): the notification goes out with its
+`await work.notify(channel)` (app.core.database): the notification goes out with its
 commit, never after a rollback. Each process that subscribed to the channel has its callbacks
 called within milliseconds. A callback takes no argument and must not block (it sets an
 `asyncio.Event`, say): a notification only says "look again", never what changed. Nothing is
@@ -18,7 +18,6 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import suppress
-from typing import Any
 
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -104,7 +103,7 @@ class Listener:
                 logger.warning("listener: lost the connection (%s); reconnecting", error)
                 return
 
-    def _deliver(self, _connection: Any, _pid: int, channel: str, _payload: str) -> None:
+    def _deliver(self, _connection: object, _pid: int, channel: str, _payload: object) -> None:
         self._wake(channel)
 
     def _wake(self, channel: str) -> None:

@@ -4,6 +4,7 @@ records and uvicorn's alike, however the app is started."""
 import logging
 import sys
 from datetime import UTC, datetime
+from typing import TextIO
 
 import orjson
 
@@ -48,7 +49,7 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry, default=str).decode()
 
 
-class _OurHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _OurHandler(logging.StreamHandler[TextIO]):
     """Marks the handler we install, so that configuring twice replaces it."""
 
 
@@ -56,7 +57,7 @@ def configure_logging(log_format: LogFormat, level: str = "INFO") -> None:
     # What no line of ours prints is not gathered for every record (the logging HOWTO's
     # "Optimization"): finding the caller walks the stack, and the access line is written for
     # every request.
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False

@@ -8,10 +8,15 @@ import sys
 import time
 import uuid
 from contextvars import ContextVar
+from types import FrameType
+from typing import TYPE_CHECKING, cast
 
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+if TYPE_CHECKING:
+    from uvicorn._types import ASGI3Application
 
 access_logger = logging.getLogger("app.access")
 REQUEST_ID_HEADER = "x-request-id"
@@ -118,8 +123,14 @@ class TrustedProxyHeaders:
         self.trusted = tuple(
             ipaddress.ip_network(part.strip()) for part in trusted.split(",") if part.strip()
         )
-        self.app = ProxyHeadersMiddleware(
-            app, trusted_hosts=[str(network) for network in self.trusted]
+        # One ASGI protocol, typed twice: uvicorn's scopes and messages are TypedDicts,
+        # Starlette's plain mappings.
+        self.app = cast(
+            ASGIApp,
+            ProxyHeadersMiddleware(
+                cast("ASGI3Application", app),
+                trusted_hosts=[str(network) for network in self.trusted],
+            ),
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -160,10 +171,10 @@ def keep_uvicorn_from_trusting_its_own_default() -> None:
     off leaves TrustedProxyHeaders alone in charge. This reaches into uvicorn (the importing
     Config is found on the call stack) because nothing public reaches that decision;
     tests/core/test_proxy_headers.py runs a real uvicorn to catch a release that moves it."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None:
         config = frame.f_locals.get("self")
         if isinstance(config, uvicorn.Config) and not config.loaded:
             config.proxy_headers = False
             return
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back

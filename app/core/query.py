@@ -65,6 +65,7 @@ def reads_query(*models: type[QueryModel]) -> Callable[[Endpoint], Endpoint]:
     documented as if they were its dependencies."""
 
     def mark(endpoint: Endpoint) -> Endpoint:
+        # A function takes any attribute; the Callable it is typed as declares none.
         endpoint.__query_models__ = models  # type: ignore[attr-defined]
         return endpoint
 
@@ -87,7 +88,7 @@ def document_query_models(document: dict[str, Any], routes: Sequence[BaseRoute])
             continue
         declared = getattr(route.original_route.endpoint, "__query_models__", ())
         models = list(dict.fromkeys([*_query_models(route.dependant), *declared]))
-        for method in route.methods if models else ():
+        for method in (route.methods or ()) if models else ():
             operation = document["paths"][route.path_format][method.lower()]
             parameters = operation.setdefault("parameters", [])
             for model in models:

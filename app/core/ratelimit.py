@@ -6,6 +6,7 @@ import logging
 import math
 import time
 from collections.abc import Iterable
+from typing import cast
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import Storage
@@ -18,10 +19,11 @@ logger = logging.getLogger(__name__)
 
 
 def storage_for(redis_url: str) -> Storage:
+    # An `async+` scheme makes an async Storage; storage_from_string is typed for the others.
     if not redis_url:
-        return storage_from_string("async+memory://")  # type: ignore[return-value]
+        return cast(Storage, storage_from_string("async+memory://"))
     scheme, _, rest = redis_url.partition("://")
-    return storage_from_string(f"async+{scheme}://{rest}")  # type: ignore[return-value]
+    return cast(Storage, storage_from_string(f"async+{scheme}://{rest}"))
 
 
 class RateLimiter:

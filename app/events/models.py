@@ -1,15 +1,14 @@
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import ColumnElement, ForeignKey, Index, String, and_, or_, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.database import Base, utcnow
+from app.provider.records import OPEN_PROVIDER_STATUSES
 
-# Provider statuses under which registration can be open; anything else (including statuses
-# we have never seen) counts as closed.
-OPEN_PROVIDER_STATUSES = frozenset({"new", "published", "open"})
-CANCELLED_PROVIDER_STATUS = "cancelled"
 _WAITING = text("waitlist_count > 0")
 
 
@@ -92,12 +91,20 @@ class Event(Base):
     registrations_count: Mapped[int] = mapped_column(default=0)
     waitlist_count: Mapped[int] = mapped_column(default=0)
     next_hold_expiry: Mapped[datetime | None] = mapped_column(index=True)
+    # Grows with every change to the seats or the waiting list (each write of this row by the
+    # ORM, which happens only under `Catalogue.lock`, and each seat taken by `Catalogue.take_seat`):
+    # the catalogue's version sums them (app.events.version), so that no row is rewritten by
+    # every registration of every event.
+    seats_version: Mapped[int] = mapped_column(default=0, server_default="0")
     changed_at: Mapped[datetime | None]
     created_at: Mapped[datetime | None]
     status_changed_at: Mapped[datetime | None]
-    synced_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # When the provider's record was last written here (not when the seats last changed).
+    synced_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     venue: Mapped[Venue | None] = relationship(lazy="raise")
+
+    __mapper_args__: Mapping[str, Any] = {"version_id_col": seats_version}
 
     def __str__(self) -> str:
         return self.name
@@ -120,12 +127,22 @@ class Event(Base):
         self.registrations_count = max(self.registrations_count - count, 0)
 
 
+def registration_open(now: ColumnElement[datetime] | datetime) -> ColumnElement[bool]:
+    """SQL twin of Event.registration_is_open."""
+    return and_(
+        Event.provider_status.in_(OPEN_PROVIDER_STATUSES),
+        or_(Event.registration_deadline.is_(None), Event.registration_deadline > now),
+    )
+
+
 class CatalogueVersion(Base):
-    """One row: a token that every write to the catalogue (events, venues, their seats and
-    waiting lists) replaces in its own transaction. A page of the catalogue read under a token
-    stays right while the token does — but for the passing of time (deadlines, holds), which
-    the page's own validity covers — so caches and ETags derive from it. A random token, not a
-    counter: a number could come back after a rollback; a token never does."""
+    """One row: a token that every write of provider records to the catalogue (events and
+    venues, by the sync and the stream; the cleanup) replaces in its own transaction. With the
+    sum of the events' `seats_version` it names the catalogue's version: a page read under it
+    stays right while it does — but for the passing of time (deadlines, holds), which the
+    page's own validity covers — so caches and ETags derive from it. A random token, not a
+    counter: a number could come back after a rollback; a token never does. (The sum cannot:
+    committed changes only ever add to it.)"""
 
     __tablename__ = "catalogue_version"
 

@@ -1,7 +1,7 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 
@@ -9,14 +9,14 @@ from app.auth.dependencies import AUTHENTICATION_ERRORS, CurrentUserId
 from app.core.errors import PageNotFoundError, RequestInvalidError, problem_responses
 from app.core.pagination import page_body
 from app.core.query import reads_query
-from app.dependencies import DatabaseDep, container_of
+from app.dependencies import CataloguePagesDep, DatabaseDep
 from app.events.cache import PageCache
 from app.events.errors import EventNotFoundError
 from app.events.schemas import EventListQuery, EventPage, EventRead
 from app.events.service import EventService
 
 router = APIRouter(prefix="/api/events", tags=["events"])
-READ_ANSWERS = {
+READ_ANSWERS: dict[int | str, dict[str, Any]] = {
     200: {"headers": {"ETag": {"description": "Send it back in If-None-Match to revalidate"}}},
     304: {"description": "Not Modified: the copy named in If-None-Match is still current"},
 }
@@ -28,8 +28,8 @@ class CatalogueReads:
     pages: PageCache
 
 
-async def get_reads(request: Request, database: DatabaseDep) -> CatalogueReads:
-    return CatalogueReads(EventService(database), container_of(request.app).catalogue_pages)
+async def get_reads(database: DatabaseDep, pages: CataloguePagesDep) -> CatalogueReads:
+    return CatalogueReads(EventService(database), pages)
 
 
 # One dependency for what reads the catalogue: on the hot path, each dependency FastAPI

@@ -14,16 +14,12 @@ from app.core.database import Database, UnitOfWork, utcnow
 from app.core.pagination import Found, PageRequest
 from app.events.errors import EventNotFoundError
 from app.events.models import Event, free_seats, registration_is_open
-from app.events.repository import (
-    EVENT_FIELDS,
-    VENUE_FIELDS,
-    Applied,
-    CatalogueRepository,
-    EventRepository,
-)
+from app.events.queries import EVENT_FIELDS, VENUE_FIELDS, EventQueries
+from app.events.repository import CatalogueRepository
 from app.events.schemas import EventFilters, EventRead, EventStatus
 from app.events.version import LatestVersion
-from app.sync.records import ProviderEvent, ProviderPlace, newest_first
+from app.provider.changes import Applied
+from app.provider.records import ProviderEvent, ProviderPlace, newest_first
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +33,7 @@ _PROVIDER_STATUS = EVENT_FIELDS.index("provider_status")
 
 
 def event_fields(row: Row[Any], now: datetime) -> dict[str, Any]:
-    """An EventRead's fields from a row read with the repository's READ_COLUMNS, to be
+    """An EventRead's fields from a row read with the queries' READ_COLUMNS, to be
     validated with the rest of the page at once. Read by position: by name costs a dozen times
     more in SQLAlchemy's rows."""
     fields = dict(zip(EVENT_FIELDS, row, strict=False))
@@ -88,7 +84,7 @@ class EventService:
     ) -> Shown[Found[dict[str, Any]]]:
         now = utcnow()
         async with self.database.reading() as connection:
-            events = EventRepository(connection)
+            events = EventQueries(connection)
             rows = await events.page(filters, now, offset=page.offset, limit=page.page_size)
             if page.offset == 0 and len(rows) < page.page_size:
                 count = len(rows)  # the first page shows every match: no need to count
@@ -100,7 +96,7 @@ class EventService:
     async def get_event(self, event_id: uuid.UUID) -> Shown[EventRead]:
         now = utcnow()
         async with self.database.reading() as connection:
-            row = await EventRepository(connection).get(event_id, now)
+            row = await EventQueries(connection).get(event_id, now)
         if row is None:
             raise EventNotFoundError()
         return Shown(
@@ -109,17 +105,21 @@ class EventService:
 
 
 class Catalogue:
-    """The catalogue's writes, in the caller's unit of work. Each one that may change what the
-    catalogue shows replaces its version token, as the unit of work's last write, and lets this
-    process's `LatestVersion` know once it has committed."""
+    """The catalogue's writes, in the caller's unit of work. A write of provider records replaces
+    the version token, as the unit of work's last write; a change to an event's seats grows its
+    `seats_version` in the same statement. Either lets this process's `LatestVersion` know
+    once it has committed."""
 
     def __init__(self, work: UnitOfWork, latest: LatestVersion) -> None:
         self.work = work
         self.latest = latest
         self.events = CatalogueRepository(work.session)
 
-    def _changing(self) -> None:
+    def _records_changing(self) -> None:
         self.work.before_commit("catalogue-version", self.events.replace_version_token)
+        self.work.after_commit(self.latest.changed)
+
+    def _seats_changing(self) -> None:
         self.work.after_commit(self.latest.changed)
 
     async def apply(self, records: Sequence[ProviderEvent]) -> Applied:
@@ -131,17 +131,29 @@ class Catalogue:
         venues = await self.events.upsert_venues(_places(records))
         applied = await self.events.upsert_events(records, venues)
         if venues.written or applied.counts.created or applied.counts.updated or applied.changes:
-            self._changing()
+            self._records_changing()
         return applied
+
+    async def take_seat(self, event_id: uuid.UUID, hold_ends: datetime, now: datetime) -> bool:
+        """Takes one seat of the event for a hold ending at `hold_ends`, in one statement, if a
+        seat is free for a direct registration: registration open, nobody waiting, fewer seats
+        taken than there are. False otherwise — full, or maybe only seemingly so (holds that
+        lapsed are not counted out here: see `lock`). The row stays locked until the unit of
+        work ends; make it the last write before the commit."""
+        taken = await self.events.take_seat(event_id, hold_ends, now)
+        if taken:
+            self._seats_changing()
+        return taken
 
     async def lock(self, event_id: uuid.UUID) -> Event:
         """The event with its seats locked for the rest of the unit of work: whoever changes
-        the seats of an event (registrations, the waiting list, the sweep, the sync) takes this
-        lock first, so that its counters stay exact and nobody deadlocks."""
+        the seats of an event otherwise than by `take_seat` (registrations, the waiting list,
+        the sweep, the sync) takes this lock first, so that its counters stay exact and nobody
+        deadlocks."""
         event = await self.events.lock(event_id)
         if event is None:
             raise EventNotFoundError()
-        self._changing()  # whoever locks an event's seats is about to change them
+        self._seats_changing()  # whoever locks an event's seats is about to change them
         return event
 
     async def lock_unless_busy(self, event_id: uuid.UUID) -> Event | None:
@@ -149,7 +161,7 @@ class Catalogue:
         leave the seats right) or it was deleted meanwhile."""
         event = await self.events.lock(event_id, skip_locked=True)
         if event is not None:
-            self._changing()
+            self._seats_changing()
         return event
 
     async def due_for_settling(self, limit: int) -> list[uuid.UUID]:
@@ -160,7 +172,7 @@ class Catalogue:
         cutoff = utcnow() - timedelta(days=retention_days)
         deleted = await self.events.delete_ended_before(cutoff)
         if deleted:
-            self._changing()
+            self._records_changing()
         logger.info("cleanup: deleted %d events that started before %s", deleted, cutoff)
         return deleted
 

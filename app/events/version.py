@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.core.database import Database, utcnow
-from app.events.repository import EventRepository
+from app.events.queries import EventQueries
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ class LatestVersion:
     async def _read(self, database: Database) -> Version:
         writes_before = self._local_writes
         async with database.reading() as connection:
-            read = Version(*await EventRepository(connection).version(utcnow()))
+            read = Version(*await EventQueries(connection).version(utcnow()))
         if self._local_writes == writes_before:  # else a write committed meanwhile: read again
             self._known, self._read_at = read, time.monotonic()
         return read

@@ -4,6 +4,7 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.database import rowcount
 from app.idempotency.models import IdempotencyKey
 
 
@@ -27,4 +28,4 @@ class IdempotencyKeyRepository:
         result = await self.session.execute(
             delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now)
         )
-        return result.rowcount  # type: ignore[attr-defined,no-any-return]
+        return rowcount(result)

@@ -10,6 +10,7 @@ import hmac
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -27,9 +28,23 @@ KEY_TTL = timedelta(hours=24)
 Response = TypeVar("Response", bound=BaseModel)
 
 
-def fingerprint(operation: str, target: object, body: BaseModel) -> str:
-    request = {"operation": operation, "target": str(target), **body.model_dump(mode="json")}
-    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What a request asks for, as far as its key is concerned: the operation, on what, and the
+    body."""
+
+    operation: str
+    target: object
+    body: BaseModel
+
+
+def fingerprint(request: Asked) -> str:
+    described = {
+        "operation": request.operation,
+        "target": str(request.target),
+        **request.body.model_dump(mode="json"),
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
 class Idempotency:
@@ -43,13 +58,15 @@ class Idempotency:
 
     async def once(
         self,
-        request_fingerprint: str,
+        request: Asked,
         model: type[Response],
         produce: Callable[[], Awaitable[Response]],
     ) -> Response:
-        """The first response to this request under this key, or a new one from `produce`."""
+        """The first response to this request under this key, or a new one from `produce`.
+        Without a key, `produce` alone (the request is not even fingerprinted)."""
         if self._key is None:
             return await produce()
+        request_fingerprint = fingerprint(request)
         if (replay := await self._replay(request_fingerprint, model)) is not None:
             return replay
         try:

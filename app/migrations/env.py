@@ -6,9 +6,10 @@ way the second one finds the schema at head and does nothing.
 """
 
 import asyncio
-from typing import Any
+from typing import Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
@@ -28,7 +29,7 @@ def _database_url() -> str:
     return config.get_main_option("sqlalchemy.url") or settings_from_environment().database_url
 
 
-def _render_item(type_: str, obj: object, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:
     """Autogenerate writes our UTC type as `UTCDateTime()` with its import."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         autogen_context.imports.add("from app.core.database import UTCDateTime")

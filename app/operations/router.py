@@ -4,14 +4,16 @@ import logging
 from http import HTTPStatus
 
 from fastapi import APIRouter, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
-from app.core.errors import AppError, DatabaseUnavailableError, problem_response, problem_responses
+from app.core.errors import AppError, DatabaseUnavailableError, problem_responses
 from app.core.metrics import PROMETHEUS_CONTENT_TYPE
 from app.core.migrations import is_at_head
 from app.dependencies import ContainerDep, DatabaseDep, DrainDep, UnitOfWorkDep
+from app.operations.errors import MigrationsBehindError, ReplicaDrainingError
 from app.outbox.service import OutboxService
+from app.sync.models import RunStatus
 from app.sync.service import last_finished_run
 
 logger = logging.getLogger(__name__)
@@ -32,13 +34,15 @@ async def live() -> HealthStatus:
 @router.get(
     "/health/ready",
     response_model=HealthStatus,
-    responses=problem_responses(503, DatabaseUnavailableError),
+    responses=problem_responses(
+        DatabaseUnavailableError, ReplicaDrainingError, MigrationsBehindError
+    ),
 )
-async def ready(database: DatabaseDep, drain: DrainDep) -> HealthStatus | JSONResponse:
+async def ready(database: DatabaseDep, drain: DrainDep) -> HealthStatus:
     """Whether a load balancer should send this replica traffic: not once it is draining
     for shutdown, nor while its database does not answer or is not migrated."""
     if drain.started:
-        return problem_response(HTTPStatus.SERVICE_UNAVAILABLE, "The replica is shutting down.")
+        raise ReplicaDrainingError()
     try:
         async with asyncio.timeout(READINESS_TIMEOUT_SECONDS), database.reading() as connection:
             at_head = await is_at_head(connection)
@@ -46,9 +50,7 @@ async def ready(database: DatabaseDep, drain: DrainDep) -> HealthStatus | JSONRe
         logger.warning("readiness: database unreachable (%s)", type(error).__name__)
         raise DatabaseUnavailableError("The database does not answer.") from error
     if not at_head:
-        return problem_response(
-            HTTPStatus.SERVICE_UNAVAILABLE, "Database migrations are not at head."
-        )
+        raise MigrationsBehindError()
     return HealthStatus(status="ready")
 
 
@@ -62,7 +64,7 @@ async def metrics(container: ContainerDep, work: UnitOfWorkDep) -> Response:
     last_run = await last_finished_run(work)
     await OutboxService(work).refresh_gauges(registry)
     registry.observe_last_sync(
-        last_run.status == "success" if last_run else None,
+        last_run.status == RunStatus.SUCCESS if last_run else None,
         last_run.started_at if last_run else None,
     )
     if container.stream_consumer is not None:

@@ -15,7 +15,6 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
@@ -29,16 +28,14 @@ from app.core.resilience import (
     CircuitOpenError,
     CircuitState,
     backoff_delay,
-    retry_after_seconds,
 )
 from app.outbox.models import OutboxMessage, OutboxStatus
 from app.outbox.repository import OutboxRepository
 from app.outbox.service import OutboxService
+from app.outbox.transport import SendResult, send_notice
 
 logger = logging.getLogger(__name__)
-notices_logger = logging.getLogger("app.notices")
 
-DELIVERED = frozenset({201, 409})
 DELIVERED_PAYLOAD: dict[str, object] = {}  # what a sent message keeps of its payload
 MAX_RETRY_DELAY_SECONDS = 600.0
 LEASE_MARGIN_SECONDS = 1.0
@@ -46,76 +43,9 @@ LEASE_MARGIN_SECONDS = 1.0
 DATABASE_RETRY_SECONDS = 0.5
 
 
-def create_notifications_http_client(settings: Settings) -> httpx.AsyncClient:
-    headers = {}
-    token = settings.notifications_token.get_secret_value()
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    limits = httpx.Limits(max_connections=settings.outbox_concurrency)
-    return httpx.AsyncClient(
-        headers=headers,
-        timeout=settings.notifications_timeout_seconds,
-        limits=limits,
-        transport=AiohttpConnections(limits),
-    )
-
-
-class AiohttpConnections(httpx.AsyncBaseTransport):
-    """httpx's API over aiohttp's connections (httpx-aiohttp): with httpcore's pool a request
-    cost 850 µs of CPU here (it checks every idle connection at each request), with aiohttp's
-    250 µs, and the relay is bound by that CPU (bench/README.md). aiohttp is imported at the
-    first request: it is 6 MiB of memory, which a process that sends nothing (sync-events)
-    does without."""
-
-    def __init__(self, limits: httpx.Limits) -> None:
-        self._limits = limits
-        self._transport: httpx.AsyncBaseTransport | None = None
-        self._unmapped: type[Exception] | tuple[()] = ()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._transport is None:
-            import aiohttp
-            from httpx_aiohttp import AiohttpTransport
-
-            self._transport = AiohttpTransport(limits=self._limits)
-            self._unmapped = aiohttp.ClientError
-        try:
-            return await self._transport.handle_async_request(request)
-        except self._unmapped as error:
-            # What httpx-aiohttp leaves as aiohttp's (a malformed answer, say) is an httpx
-            # error, as with httpx's own transport: a failed send, not a crashed relay.
-            raise httpx.RemoteProtocolError(f"{type(error).__name__}: {error}") from error
-
-    async def aclose(self) -> None:
-        if self._transport is not None:
-            await self._transport.aclose()
-
-
 def relay_holder() -> str:
     """A name for this relay that no other process or relay shares."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What one send came to: delivered, or an error and when to try again."""
-
-    delivered: bool
-    error: str | None = None
-    retry_after: float | None = None
-
-
-def _write_to_the_log(notice: dict[str, str]) -> Outcome:
-    """Local mode (development with no NOTIFICATIONS_URL), like Django's console e-mail
-    backend: the notice, code included, goes to the log instead of the notification service,
-    and counts as delivered."""
-    notices_logger.info(
-        "notice to %s: %s",
-        notice["email"],
-        notice["message"],
-        extra={"notice_id": notice["id"], "email": notice["email"], "notice": notice["message"]},
-    )
-    return Outcome(True)
 
 
 class OutboxRelay:
@@ -214,7 +144,7 @@ class OutboxRelay:
 
     async def _deliver(
         self, message: OutboxMessage, stopping: asyncio.Event | None
-    ) -> Outcome | None:
+    ) -> SendResult | None:
         """Sends one message; None when it was not sent (and is to be released)."""
         async with self._slots:
             assert message.leased_until is not None
@@ -232,28 +162,10 @@ class OutboxRelay:
             self.breaker.record_failure()
         return outcome
 
-    async def _send(self, message: OutboxMessage) -> Outcome:
-        body = {
-            "id": str(message.id),
-            "owner_id": self.settings.notifications_owner_id,
-            "email": message.payload["email"],
-            "message": message.payload["message"],
-        }
-        if self.settings.notifications_url is None:
-            return _write_to_the_log(body)
-        try:
-            response = await self.http.post(str(self.settings.notifications_url), json=body)
-        except httpx.HTTPError as error:
-            return Outcome(False, f"{type(error).__name__}: {error}"[:500])
-        if response.status_code in DELIVERED:
-            return Outcome(True)
-        return Outcome(
-            False,
-            f"HTTP {response.status_code}",
-            retry_after_seconds(response.headers.get("Retry-After")),
-        )
+    async def _send(self, message: OutboxMessage) -> SendResult:
+        return await send_notice(self.http, self.settings, message.id, message.payload)
 
-    async def _record(self, results: list[tuple[OutboxMessage, Outcome | None]]) -> None:
+    async def _record(self, results: list[tuple[OutboxMessage, SendResult | None]]) -> None:
         """Records the batch's outcomes; while the database cannot be reached, tries again
         for as long as a lease lasts: the sends happened, and a message whose delivery is
         recorded is not sent a second time when its lease runs out."""
@@ -268,7 +180,7 @@ class OutboxRelay:
                 logger.warning("outbox relay: the database is unavailable; recording again")
                 await asyncio.sleep(DATABASE_RETRY_SECONDS)
 
-    async def _record_once(self, results: list[tuple[OutboxMessage, Outcome | None]]) -> None:
+    async def _record_once(self, results: list[tuple[OutboxMessage, SendResult | None]]) -> None:
         """Applies every outcome of a batch, each only where this relay still holds the
         lease; releases the messages that were not sent."""
         now = utcnow()
@@ -309,7 +221,7 @@ class OutboxRelay:
                 self._count_failure(message, outcome)
 
     def _failure_values(
-        self, message: OutboxMessage, outcome: Outcome, now: datetime
+        self, message: OutboxMessage, outcome: SendResult, now: datetime
     ) -> dict[str, object]:
         attempts = message.attempts + 1
         delay = outcome.retry_after
@@ -328,7 +240,7 @@ class OutboxRelay:
             "updated_at": now,
         }
 
-    def _count_failure(self, message: OutboxMessage, outcome: Outcome) -> None:
+    def _count_failure(self, message: OutboxMessage, outcome: SendResult) -> None:
         attempts = message.attempts + 1
         if attempts < self.settings.outbox_max_attempts:
             self.metrics.outbox_deliveries.labels("retry").inc()

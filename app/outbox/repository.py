@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.database import insert_or_update
+from app.core.database import insert_or_update, rowcount
 from app.outbox.models import OutboxMessage, OutboxStatus
 
 
@@ -23,15 +23,12 @@ class OutboxRepository:
         unless_exists: bool = False,
     ) -> None:
         """Writes the message; with `unless_exists`, only if no message has its id yet."""
-        if not unless_exists:
-            self.session.add(OutboxMessage(id=message_id, topic=topic, payload=payload))
-            await self.session.flush()
-            return
-        await self.session.execute(
-            insert_or_update(self.session, OutboxMessage)
-            .values(id=message_id, topic=topic, payload=payload)
-            .on_conflict_do_nothing(index_elements=[OutboxMessage.id])
+        statement = insert_or_update(self.session, OutboxMessage).values(
+            id=message_id, topic=topic, payload=payload
         )
+        if unless_exists:
+            statement = statement.on_conflict_do_nothing(index_elements=[OutboxMessage.id])
+        await self.session.execute(statement)
 
     async def status_of(self, message_id: uuid.UUID) -> str | None:
         return await self.session.scalar(
@@ -76,7 +73,7 @@ class OutboxRepository:
             .where(OutboxMessage.id.in_(message_ids), OutboxMessage.lease_holder == holder)
             .values(lease_holder=None, leased_until=None, **values)
         )
-        return result.rowcount  # type: ignore[attr-defined,no-any-return]
+        return rowcount(result)
 
     async def count_by_status(self) -> dict[str, int]:
         rows = await self.session.execute(
@@ -98,4 +95,4 @@ class OutboxRepository:
                 updated_at=now,
             )
         )
-        return result.rowcount  # type: ignore[attr-defined,no-any-return]
+        return rowcount(result)

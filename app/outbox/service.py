@@ -39,8 +39,12 @@ class Outbox:
             message_id, topic, {"email": email, "message": text}, unless_exists=key is not None
         )
         self._work.after_commit(self._relay_wake.set)
-        self._work.notify_on_commit(OUTBOX_CHANNEL)
+        await self._work.notify(OUTBOX_CHANNEL)
         return message_id
+
+    async def status_of(self, message_id: uuid.UUID) -> OutboxStatus | None:
+        status = await self._messages.status_of(message_id)
+        return OutboxStatus(status) if status is not None else None
 
 
 class OutboxService:
@@ -53,7 +57,7 @@ class OutboxService:
         are woken once that commits."""
         count = await self.messages.requeue_dead(ids, utcnow())
         if count:
-            self.work.notify_on_commit(OUTBOX_CHANNEL)
+            await self.work.notify(OUTBOX_CHANNEL)
         logger.info("outbox: requeued %d dead messages", count)
         return count
 

@@ -13,7 +13,7 @@ writer.
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,15 +21,19 @@ from app.core.config import Settings
 from app.core.database import Database, UnitOfWork, utcnow
 from app.core.metrics import Counter, Metrics
 from app.events.models import Event
-from app.events.repository import BatchCounts, EventChange
 from app.events.service import Catalogue
 from app.events.version import LatestVersion
 from app.outbox.service import Outbox
+from app.provider.changes import EventChange
 from app.registrations.codes import CodeHasher, new_code
-from app.registrations.models import Registration, WaitlistEntry, email_key
+from app.registrations.models import (
+    Registration,
+    RegistrationStatus,
+    WaitlistEntry,
+    email_key,
+)
 from app.registrations.notices import Notices
 from app.registrations.repository import RegistrationRepository, WaitlistRepository
-from app.sync.records import ProviderEvent
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +51,14 @@ class Surroundings:
     catalogue_version: LatestVersion
 
 
+@dataclass(frozen=True, slots=True)
+class IssuedCode:
+    """A code sent: the hash a registration keeps, and the notice that carries the code."""
+
+    code_hash: str
+    notice_id: uuid.UUID
+
+
 class Lifecycle:
     """The seat rules shared by every path that frees or fills seats, in one unit of work."""
 
@@ -57,22 +69,17 @@ class Lifecycle:
         self.catalogue = Catalogue(work, around.catalogue_version)
         self.registrations = RegistrationRepository(work.session)
         self.waitlist = WaitlistRepository(work.session)
-        self.notices = Notices(Outbox(work, around.relay_wake))
+        self.outbox = Outbox(work, around.relay_wake)
+        self.notices = Notices(self.outbox)
         self.codes = CodeHasher(around.settings.secret_key)
 
-    async def hold_seat(
-        self, event: Event, user_id: uuid.UUID, full_name: str, email: str, now: datetime
-    ) -> Registration:
-        """A new pending registration holding one of the event's seats for
-        REGISTRATION_HOLD_SECONDS; its code goes out at once. The caller checked the seat."""
-        until = now + timedelta(seconds=self.settings.registration_hold_seconds)
-        registration = self._pending(event, user_id, full_name, email, now, until)
+    async def issue_code(
+        self, registration_id: uuid.UUID, notice: Callable[[str], Awaitable[uuid.UUID]]
+    ) -> IssuedCode:
+        """A new code for the registration: `notice` queues the notice that carries it (the
+        code itself is never kept)."""
         code = new_code()
-        registration.code_hash = self.codes.hash(registration.id, code)
-        registration.notice_message_id = await self.notices.code(registration, code)
-        await self.registrations.add(registration)
-        event.take_seats(1, until)
-        return registration
+        return IssuedCode(self.codes.hash(registration_id, code), await notice(code))
 
     async def settle(self, event: Event, now: datetime) -> None:
         """With `event` locked: records the holds that lapsed (their seats free, their offers
@@ -98,24 +105,28 @@ class Lifecycle:
             if change.seats_or_status:
                 await self.settle(event, now)
 
-    def _pending(
+    def pending(
         self,
-        event: Event,
+        event_id: uuid.UUID,
         user_id: uuid.UUID,
         full_name: str,
         email: str,
         now: datetime,
         until: datetime,
     ) -> Registration:
+        """A new pending registration holding a seat until `until` (not yet stored)."""
         return Registration(
             id=uuid.uuid4(),
-            event_id=event.id,
+            event_id=event_id,
             user_id=user_id,
             full_name=full_name,
             email=email,
             email_key=email_key(email),
+            stored_status=RegistrationStatus.PENDING,
             expires_at=until,
             code_sent_at=now,
+            codes_resent=0,
+            failed_attempts=0,
             created_at=now,
         )
 
@@ -141,10 +152,11 @@ class Lifecycle:
         """The entry gets a pending registration holding a seat for WAITLIST_OFFER_SECONDS,
         its code in an offer notice."""
         until = now + timedelta(seconds=self.settings.waitlist_offer_seconds)
-        offer = self._pending(event, entry.user_id, entry.full_name, entry.email, now, until)
-        code = new_code()
-        offer.code_hash = self.codes.hash(offer.id, code)
-        offer.notice_message_id = await self.notices.offer(offer, event, code, until)
+        offer = self.pending(event.id, entry.user_id, entry.full_name, entry.email, now, until)
+        issued = await self.issue_code(
+            offer.id, lambda code: self.notices.offer(offer, event, code, until)
+        )
+        offer.code_hash, offer.notice_message_id = issued.code_hash, issued.notice_id
         await self.registrations.add(offer)
         await self.waitlist.mark_offered(entry.id, offer.id, now)
         event.take_seats(1, until)
@@ -177,20 +189,6 @@ class Lifecycle:
         """Counted once the unit of work commits (a rolled-back expiry expired nothing)."""
         if amount:
             self.work.after_commit(lambda: counter.inc(amount))
-
-
-class ProviderUpdates:
-    """How the sync and the stream consumer apply provider records: to the catalogue, with the
-    registrations and waiting entries following what changed, in the caller's unit of work."""
-
-    def __init__(self, around: Surroundings) -> None:
-        self._around = around
-
-    async def apply(self, work: UnitOfWork, records: Sequence[ProviderEvent]) -> BatchCounts:
-        lifecycle = Lifecycle(work, self._around)
-        applied = await lifecycle.catalogue.apply(records)
-        await lifecycle.follow(applied.changes)
-        return applied.counts
 
 
 async def sweep(database: Database, around: Surroundings) -> int:

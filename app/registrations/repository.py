@@ -1,11 +1,31 @@
+import hashlib
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Uuid,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from app.core.database import dialect_name, is_unique_violation, rowcount
+from app.events.models import Event, free_seats, registration_is_open
 from app.registrations.models import (
     ACTIVE_STATUSES,
     MAX_CODE_RESENDS,
@@ -37,9 +57,152 @@ def _confirmable(registration_id: uuid.UUID, now: datetime) -> tuple[ColumnEleme
     )
 
 
+REGISTRATIONS = Registration.__table__
+# Typed here: a foreign key column's type is known only once its table is.
+EVENT_ID = bindparam("event_id", type_=Uuid())
+USER_ID = bindparam("user_id", type_=Uuid())
+_ACTIVE_FOR_USER = (
+    select(func.count())
+    .where(
+        REGISTRATIONS.c.event_id == EVENT_ID,
+        REGISTRATIONS.c.user_id == USER_ID,
+        REGISTRATIONS.c.status.in_(ACTIVE_STATUSES),
+    )
+    .scalar_subquery()
+)
+_EMAIL_ACTIVE = exists().where(
+    REGISTRATIONS.c.event_id == EVENT_ID,
+    REGISTRATIONS.c.email_key == bindparam("email_key"),
+    REGISTRATIONS.c.status.in_(ACTIVE_STATUSES),
+)
+# What a new registration is inserted with (every column without a default of its own).
+NEW_COLUMNS = (
+    "id",
+    "event_id",
+    "user_id",
+    "full_name",
+    "email",
+    "email_key",
+    "status",
+    "expires_at",
+    "code_hash",
+    "code_sent_at",
+    "codes_resent",
+    "failed_attempts",
+    "notice_message_id",
+    "created_at",
+)
+_NEW_VALUES = {
+    name: EVENT_ID if name == "event_id" else USER_ID if name == "user_id" else None
+    for name in NEW_COLUMNS
+}
+# Inserted only while the user holds fewer than `limit` active registrations of the event: the
+# per-user lock taken by `look_before_registering` makes that count exact.
+INSERT_WITHIN_LIMIT = insert(REGISTRATIONS).from_select(
+    NEW_COLUMNS,
+    select(
+        *(
+            value if value is not None else bindparam(name, type_=REGISTRATIONS.c[name].type)
+            for name, value in _NEW_VALUES.items()
+        )
+    ).where(bindparam("limit") > _ACTIVE_FOR_USER),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EventAsSeen:
+    """An event as a registration sees it before taking a seat (read without its lock)."""
+
+    provider_status: str
+    registration_deadline: datetime | None
+    capacity: int | None
+    registrations_count: int
+    waitlist_count: int
+    next_hold_expiry: datetime | None
+    email_is_active: bool
+    active_for_user: int
+
+    def registration_is_open(self, now: datetime) -> bool:
+        return registration_is_open(self.provider_status, self.registration_deadline, now)
+
+    def is_surely_full(self, now: datetime) -> bool:
+        """No seat for a direct registration, and no hold can have lapsed to free one."""
+        if self.next_hold_expiry is not None and self.next_hold_expiry <= now:
+            return False
+        return free_seats(self.capacity, self.registrations_count) == 0
+
+    def nobody_waits(self) -> bool:
+        """Then a seat may be taken without settling the event first."""
+        return self.waitlist_count == 0
+
+
+@cache
+def _look_before_registering(dialect: str) -> Select[*tuple[Any, ...]]:
+    """The event's registration fields, whether the email holds one of its seats, and how many
+    the user holds — and, on PostgreSQL, this user's lock on registering for this event, held
+    until the unit of work ends (so that the user's concurrent requests are counted one after
+    the other by INSERT_WITHIN_LIMIT; on SQLite the transaction holds the database already)."""
+    lock = (
+        func.pg_advisory_xact_lock(bindparam("lock_key"))
+        if dialect == "postgresql"
+        else literal(None)
+    )
+    return select(
+        Event.provider_status,
+        Event.registration_deadline,
+        Event.capacity,
+        Event.registrations_count,
+        Event.waitlist_count,
+        Event.next_hold_expiry,
+        _EMAIL_ACTIVE,
+        _ACTIVE_FOR_USER,
+        lock,
+    ).where(Event.id == EVENT_ID)
+
+
+def _user_lock_key(event_id: uuid.UUID, user_id: uuid.UUID) -> int:
+    digest = hashlib.blake2b(event_id.bytes + user_id.bytes, digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class DuplicateActiveEmailError(Exception):
+    """A concurrent registration of the same email for the event committed first."""
+
+
 class RegistrationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def look_before_registering(
+        self, event_id: uuid.UUID, user_id: uuid.UUID, email_key: str
+    ) -> EventAsSeen | None:
+        """The event as `EventAsSeen`, None if unknown; takes the user's lock (see above)."""
+        statement = _look_before_registering(dialect_name(self.session))
+        values = {
+            "event_id": event_id,
+            "user_id": user_id,
+            "email_key": email_key,
+            "lock_key": _user_lock_key(event_id, user_id),
+        }
+        row = (await self.session.execute(statement, values)).first()
+        return None if row is None else EventAsSeen(*row[:-1])
+
+    async def add_within_limit(self, registration: Registration, limit: int) -> bool:
+        """Inserts the registration unless the user holds `limit` active ones of the event;
+        raises DuplicateActiveEmailError when the email holds one (the unique index says so,
+        once a concurrent registration has committed). The ORM's unit of work is skipped: on
+        the hot path it cost more than the statement."""
+        values: dict[str, Any] = {
+            name: getattr(registration, "stored_status" if name == "status" else name)
+            for name in NEW_COLUMNS
+        }
+        try:
+            result = await self.session.execute(INSERT_WITHIN_LIMIT, {**values, "limit": limit})
+        except IntegrityError as error:
+            if is_unique_violation(error):
+                raise DuplicateActiveEmailError() from error
+            raise
+        return rowcount(result) == 1
 
     async def add(self, registration: Registration) -> None:
         """Flushes at once: the unique index on active emails fails here, not at commit."""
@@ -199,7 +362,7 @@ class RegistrationRepository:
             .values(**values)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return rowcount(result) == 1
 
 
 WAITING = WaitlistStatus.WAITING
@@ -293,7 +456,7 @@ class WaitlistRepository:
             .values(stored_status=WaitlistStatus.LEFT, ended_at=now)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return rowcount(result) == 1
 
     async def mark_offered(
         self, entry_id: uuid.UUID, registration_id: uuid.UUID, now: datetime
@@ -322,7 +485,7 @@ class WaitlistRepository:
             .values(stored_status=WaitlistStatus.EXPIRED, ended_at=now)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount or 0  # type: ignore[attr-defined]
+        return rowcount(result) or 0
 
     async def end_waiting(self, event_id: uuid.UUID, now: datetime) -> list[WaitlistEntry]:
         """The event's waiting entries end as expired; returns them."""

@@ -6,11 +6,11 @@ from fastapi import APIRouter, Depends, Request, status
 from app.auth.dependencies import AUTHENTICATION_ERRORS, CurrentUserId
 from app.core.errors import PageNotFoundError, RequestInvalidError, problem_responses
 from app.core.pagination import Found, Page, PageRequestDep, page_body
-from app.dependencies import UnitOfWorkDep, container_of
+from app.dependencies import SurroundingsDep, UnitOfWorkDep
 from app.events.errors import EventNotFoundError
 from app.idempotency.dependencies import IdempotencyDep
 from app.idempotency.errors import IdempotencyKeyReusedError
-from app.idempotency.service import fingerprint
+from app.idempotency.service import Asked
 from app.registrations.errors import (
     AlreadyRegisteredError,
     AlreadyWaitingError,
@@ -42,8 +42,10 @@ router = APIRouter(tags=["registrations"])
 waitlist_router = APIRouter(tags=["waiting list"])
 
 
-async def get_registration_service(request: Request, work: UnitOfWorkDep) -> RegistrationService:
-    return RegistrationService(work, container_of(request.app).surroundings)
+async def get_registration_service(
+    work: UnitOfWorkDep, around: SurroundingsDep
+) -> RegistrationService:
+    return RegistrationService(work, around)
 
 
 RegistrationServiceDep = Annotated[RegistrationService, Depends(get_registration_service)]
@@ -81,7 +83,7 @@ async def register(
     async def create() -> RegistrationRead:
         return RegistrationRead.model_validate(await service.register(user_id, event_id, data))
 
-    return await idempotency.once(fingerprint("register", event_id, data), RegistrationRead, create)
+    return await idempotency.once(Asked("register", event_id, data), RegistrationRead, create)
 
 
 @router.post(
@@ -189,7 +191,7 @@ async def join_waitlist(
     async def join() -> WaitlistEntryRead:
         return WaitlistEntryRead.of(*await service.join_waitlist(user_id, event_id, data))
 
-    return await idempotency.once(fingerprint("waitlist", event_id, data), WaitlistEntryRead, join)
+    return await idempotency.once(Asked("waitlist", event_id, data), WaitlistEntryRead, join)
 
 
 @waitlist_router.get("/api/waitlist", responses=problem_responses(*LIST_ERRORS))

@@ -1,18 +1,17 @@
 """The registration rules a visitor meets (SPEC §4.3, §4.5): registering, confirming with the
 emailed code, asking for a new code, cancelling; joining and leaving the waiting list. What
-happens with time and upstream is in lifecycle.py."""
+happens with time and upstream is in lifecycle.py, whose seat rules the service extends."""
 
 import logging
 import math
 import uuid
 from datetime import datetime, timedelta
 
-from app.core.database import UnitOfWork, utcnow
+from app.core.database import utcnow
 from app.core.pagination import Found, PageRequest
+from app.events.errors import EventNotFoundError
 from app.events.models import Event
 from app.outbox.models import OutboxStatus
-from app.outbox.repository import OutboxRepository
-from app.registrations.codes import new_code
 from app.registrations.errors import (
     AlreadyRegisteredError,
     AlreadyWaitingError,
@@ -31,7 +30,7 @@ from app.registrations.errors import (
     WaitlistLimitReachedError,
     WrongCodeError,
 )
-from app.registrations.lifecycle import Lifecycle, Surroundings
+from app.registrations.lifecycle import Lifecycle
 from app.registrations.models import (
     MAX_CODE_RESENDS,
     Registration,
@@ -40,6 +39,7 @@ from app.registrations.models import (
     WaitlistStatus,
     email_key,
 )
+from app.registrations.repository import DuplicateActiveEmailError, EventAsSeen
 from app.registrations.schemas import NotificationStatus, RegistrationCreate
 
 logger = logging.getLogger(__name__)
@@ -65,32 +65,37 @@ def refuse_unless_holding(registration: Registration, now: datetime) -> None:
         raise RegistrationLockedError()
 
 
-class RegistrationService:
-    """The visitor's side, in the caller's unit of work."""
-
-    def __init__(self, work: UnitOfWork, around: Surroundings) -> None:
-        self.settings = around.settings
-        self.lifecycle = Lifecycle(work, around)
-        self.catalogue = self.lifecycle.catalogue
-        self.registrations = self.lifecycle.registrations
-        self.waitlist = self.lifecycle.waitlist
-        self.notices = self.lifecycle.notices
-        self.codes = self.lifecycle.codes
-        self.messages = OutboxRepository(work.session)
+class RegistrationService(Lifecycle):
+    """The visitor's side, in the caller's unit of work: the shared seat rules (Lifecycle),
+    and the checks and answers of each thing a visitor does."""
 
     # -- registrations
 
     async def register(
         self, user_id: uuid.UUID, event_id: uuid.UUID, data: RegistrationCreate
     ) -> Registration:
+        """Everything that does not need the seat comes first — the checks, the code and its
+        notice, the registration itself — and the seat is taken last, in one statement that
+        holds the event's row only until the commit. Only when that statement finds no seat
+        (holds may have lapsed, somebody waits) is the event locked and settled as by every
+        other path that frees seats."""
         now = utcnow()
-        event = await self._settled_event(event_id, now)
-        await self._refuse_a_second_registration(event, user_id, data.email)
-        if event.waitlist_count or event.free_seats == 0:
-            raise EventFullError()
-        registration = await self.lifecycle.hold_seat(
-            event, user_id, data.full_name, data.email, now
+        seen = self._refuse_before_holding(
+            await self.registrations.look_before_registering(
+                event_id, user_id, email_key(data.email)
+            ),
+            now,
         )
+        until = now + timedelta(seconds=self.settings.registration_hold_seconds)
+        registration = self.pending(event_id, user_id, data.full_name, data.email, now, until)
+        issued = await self.issue_code(
+            registration.id, lambda code: self.notices.code(registration, code)
+        )
+        registration.code_hash, registration.notice_message_id = issued.code_hash, issued.notice_id
+        await self._add_within_limit(registration)
+        taken = seen.nobody_waits() and await self.catalogue.take_seat(event_id, until, now)
+        if not taken:
+            await self._take_seat_settling(event_id, until, now)
         logger.info(
             "registration created",
             extra={"registration_id": str(registration.id), "event_id": str(event_id)},
@@ -124,15 +129,16 @@ class RegistrationService:
         registration = await self._mine(user_id, registration_id)
         now = utcnow()
         self._refuse_a_resend(registration, now)
-        code = new_code()
-        notice_id = await self.notices.new_code(registration, code)
+        issued = await self.issue_code(
+            registration.id, lambda code: self.notices.new_code(registration, code)
+        )
         interval = timedelta(seconds=self.settings.code_resend_interval_seconds)
         replaced = await self.registrations.replace_code(
             registration.id,
-            self.codes.hash(registration.id, code),
+            issued.code_hash,
             now,
             last_code_before=now - interval,
-            notice_id=notice_id,
+            notice_id=issued.notice_id,
         )
         await self.registrations.refresh(registration)
         if not replaced:  # a concurrent request changed it (the notice goes with the rollback)
@@ -153,7 +159,7 @@ class RegistrationService:
             event.release_seats(1)
             notice_id = await self.notices.cancelled(registration)
             await self.registrations.set_notice(registration.id, notice_id)
-            await self.lifecycle.settle(event, now)
+            await self.settle(event, now)
         await self.registrations.refresh(registration)
         return registration
 
@@ -163,8 +169,8 @@ class RegistrationService:
         """The registration, and how delivering its latest notice went."""
         registration = await self._mine(user_id, registration_id)
         message_id = registration.notice_message_id
-        status = await self.messages.status_of(message_id) if message_id else None
-        return registration, NOTIFICATION_STATUSES.get(status) if status else None
+        status = await self.outbox.status_of(message_id) if message_id else None
+        return registration, NOTIFICATION_STATUSES[status] if status else None
 
     async def list_mine(self, user_id: uuid.UUID, page: PageRequest) -> Found[Registration]:
         count = await self.registrations.count_for_user(user_id)
@@ -240,13 +246,50 @@ class RegistrationService:
     async def _settled_event(self, event_id: uuid.UUID, now: datetime) -> Event:
         """The event, locked and settled (lapsed holds freed, free seats offered), open for
         registration. The lock also serialises the checks that follow with any other request
-        for the event, so that two of them cannot both pass (the unique indexes on active and
-        waiting emails stand behind that)."""
+        for the event that changes its waiting list (the unique index on waiting emails stands
+        behind that)."""
         event = await self.catalogue.lock(event_id)
-        await self.lifecycle.settle(event, now)
+        await self.settle(event, now)
         if not event.registration_is_open(now):
             raise RegistrationClosedError()
         return event
+
+    def _refuse_before_holding(self, seen: EventAsSeen | None, now: datetime) -> EventAsSeen:
+        """Refuses, before anything is written, what the event as read says already: no such
+        event, registration closed, the email or the user registered already, no seat."""
+        if seen is None:
+            raise EventNotFoundError()
+        if not seen.registration_is_open(now):
+            raise RegistrationClosedError()
+        if seen.email_is_active:
+            raise AlreadyRegisteredError()
+        if seen.active_for_user >= self.settings.registrations_per_user_per_event:
+            raise RegistrationLimitReachedError()
+        if seen.is_surely_full(now):
+            raise EventFullError()
+        return seen
+
+    async def _add_within_limit(self, registration: Registration) -> None:
+        """Stores the registration — unless a concurrent request of the same user reached the
+        per-user limit, or one with the same email came first, meanwhile."""
+        try:
+            added = await self.registrations.add_within_limit(
+                registration, self.settings.registrations_per_user_per_event
+            )
+        except DuplicateActiveEmailError:
+            raise AlreadyRegisteredError() from None
+        if not added:
+            raise RegistrationLimitReachedError()
+
+    async def _take_seat_settling(
+        self, event_id: uuid.UUID, until: datetime, now: datetime
+    ) -> None:
+        """The seat taken the long way: the event locked and settled first (lapsed holds
+        freed, free seats offered to whoever waits, who comes first)."""
+        event = await self._settled_event(event_id, now)
+        if event.waitlist_count or event.free_seats == 0:
+            raise EventFullError()
+        event.take_seats(1, until)
 
     async def _refuse_a_second_registration(
         self, event: Event, user_id: uuid.UUID, email: str

@@ -12,14 +12,11 @@ import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
-from app.core.database import Database
-from app.core.errors import DatabaseUnavailableError, TransactionConflictError
+from app.core.database import Database, is_transient
 from app.core.metrics import Metrics
-from app.registrations.lifecycle import ProviderUpdates
+from app.flows import ProviderUpdates
+from app.provider.records import ProviderEvent, read_event
 from app.stream.repository import ParkedMessageRepository
-from app.sync.records import ProviderEvent, read_event
 
 logger = logging.getLogger(__name__)
 
@@ -48,16 +45,6 @@ class UnreadableMessageError(Exception):
 
 class RetryLaterError(Exception):
     """The message was not applied for a reason of the moment: do not acknowledge it."""
-
-
-def is_transient(error: BaseException) -> bool:
-    """The database, or the way to it, failing (or rolling the transaction back for a
-    concurrent one): worth delivering the message again."""
-    if isinstance(error, DatabaseUnavailableError | TransactionConflictError):
-        return True
-    if isinstance(error, DBAPIError):
-        return error.connection_invalidated or isinstance(error, OperationalError | InterfaceError)
-    return isinstance(error, OSError | TimeoutError)
 
 
 def read_delivery(payload: bytes) -> ProviderEvent:

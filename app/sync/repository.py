@@ -5,8 +5,8 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.database import insert_or_update, utcnow
-from app.sync.models import Lease, SyncRun
+from app.core.database import insert_or_update, rowcount, utcnow
+from app.sync.models import Lease, RunStatus, SyncRun
 
 
 class SyncRunRepository:
@@ -24,17 +24,17 @@ class SyncRunRepository:
     async def update(self, run_id: int, values: dict[str, Any]) -> None:
         await self.session.execute(update(SyncRun).where(SyncRun.id == run_id).values(**values))
 
-    async def fail_running(self, status: str, error: str, now: datetime) -> None:
+    async def fail_running(self, error: str, now: datetime) -> None:
         await self.session.execute(
             update(SyncRun)
-            .where(SyncRun.status == "running")
-            .values(status=status, finished_at=now, error=error)
+            .where(SyncRun.status == RunStatus.RUNNING)
+            .values(status=RunStatus.FAILED, finished_at=now, error=error)
         )
 
     async def last_successful(self, source: str) -> SyncRun | None:
         query = (
             select(SyncRun)
-            .where(SyncRun.status == "success", SyncRun.source == source)
+            .where(SyncRun.status == RunStatus.SUCCESS, SyncRun.source == source)
             .order_by(SyncRun.started_at.desc(), SyncRun.id.desc())
             .limit(1)
         )
@@ -66,12 +66,12 @@ class LeaseRepository:
         statement = insert_or_update(self.session, Lease).values(
             name=name, holder=holder, acquired_at=now, expires_at=now + ttl
         )
-        statement = statement.on_conflict_do_update(
+        returning = statement.on_conflict_do_update(
             index_elements=[Lease.name],
             set_={"holder": holder, "acquired_at": now, "expires_at": now + ttl},
             where=or_(Lease.expires_at < now, Lease.holder == holder),
         ).returning(Lease.holder)
-        return (await self.session.execute(statement)).scalar_one_or_none() == holder
+        return (await self.session.execute(returning)).scalar_one_or_none() == holder
 
     async def renew(self, name: str, holder: str, ttl: timedelta) -> bool:
         result = await self.session.execute(
@@ -79,7 +79,7 @@ class LeaseRepository:
             .where(Lease.name == name, Lease.holder == holder)
             .values(expires_at=utcnow() + ttl)
         )
-        return bool(result.rowcount)
+        return bool(rowcount(result))
 
     async def release(self, name: str, holder: str) -> None:
         await self.session.execute(delete(Lease).where(Lease.name == name, Lease.holder == holder))

@@ -1,24 +1,17 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Query, status
 
 from app.auth.dependencies import AUTHENTICATION_ERRORS, StaffUser
 from app.auth.errors import StaffOnlyError
 from app.core.errors import RequestInvalidError, problem_responses
-from app.dependencies import BackgroundDep, UnitOfWorkDep, container_of
+from app.dependencies import BackgroundDep, SyncDep, UnitOfWorkDep
 from app.sync.errors import SyncInProgressError
 from app.sync.schemas import SyncRunRead, SyncTriggered
-from app.sync.service import SyncMode, SyncService, recent_runs
+from app.sync.service import SyncMode, recent_runs
 
 router = APIRouter(prefix="/api/sync", tags=["sync"])
 STAFF_ERRORS = (*AUTHENTICATION_ERRORS, StaffOnlyError)
-
-
-async def get_sync_service(request: Request) -> SyncService:
-    return container_of(request.app).sync
-
-
-SyncServiceDep = Annotated[SyncService, Depends(get_sync_service)]
 
 
 @router.post(
@@ -27,7 +20,7 @@ SyncServiceDep = Annotated[SyncService, Depends(get_sync_service)]
     responses=problem_responses(*STAFF_ERRORS, SyncInProgressError),
 )
 async def trigger(
-    _staff: StaffUser, work: UnitOfWorkDep, sync: SyncServiceDep, background: BackgroundDep
+    _staff: StaffUser, work: UnitOfWorkDep, sync: SyncDep, background: BackgroundDep
 ) -> SyncTriggered:
     """Starts an incremental sync run now; it goes on in the background."""
     active = await sync.start(work, SyncMode.INCREMENTAL)

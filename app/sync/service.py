@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import Database, UnitOfWork, utcnow
-from app.events.repository import BatchCounts
-from app.registrations.lifecycle import ProviderUpdates
-from app.sync.models import SyncRun
+from app.flows import ProviderUpdates
+from app.provider.changes import BatchCounts
+from app.provider.records import ProviderEvent, read_event
+from app.sync.models import RunStatus, SyncRun
 from app.sync.provider import EventsSource, ProviderError
-from app.sync.records import ProviderEvent, read_event
 from app.sync.repository import LeaseRepository, SyncRunRepository
 
 logger = logging.getLogger(__name__)
@@ -35,12 +35,6 @@ class SyncMode(StrEnum):
     ALL = "all"
     DATE = "date"
     INCREMENTAL = "incremental"
-
-
-class RunStatus(StrEnum):
-    RUNNING = "running"
-    SUCCESS = "success"
-    FAILED = "failed"
 
 
 class LeaseLostError(Exception):
@@ -87,7 +81,7 @@ class SyncService:
             return None
         # Runs left `running` by a holder that died (we hold the lease now, so none is alive).
         await SyncRunRepository(session).fail_running(
-            RunStatus.FAILED, "abandoned: its holder stopped renewing the lease", utcnow()
+            "abandoned: its holder stopped renewing the lease", utcnow()
         )
         source = self._provider.source
         mode, changed_since = await _resolve_window(session, source, mode, on_date)

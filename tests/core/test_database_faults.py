@@ -27,11 +27,10 @@ CONCURRENT = 20
 RECOVERY_SECONDS = 10.0
 
 
+@pytest.mark.postgresql_only("terminates PostgreSQL backends")
 async def test_terminated_connections_are_503_problems_then_the_service_recovers(
     app, database_url, notifications
 ):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("terminates PostgreSQL backends")
     await empty_tables(database_of(app).engine)
     notifications.reset()
     event = await create_event(database_of(app))

@@ -16,35 +16,30 @@ from tests.support.notifications import eventually
 VISITOR = {"full_name": "Иван Петров", "email": "ivan@example.com"}
 
 
-async def waits_for_registrations(connection: AsyncConnection) -> bool:
+async def waits_for_events(connection: AsyncConnection) -> bool:
     waiting = await connection.scalar(
-        text(
-            "SELECT count(*) FROM pg_locks"
-            " WHERE NOT granted AND relation = 'registrations'::regclass"
-        )
+        text("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'events'::regclass")
     )
     return bool(waiting)
 
 
+@pytest.mark.postgresql_only("SQLite writes one transaction at a time: none can deadlock")
 async def test_a_request_that_loses_a_deadlock_is_told_to_try_again(app, database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite writes one transaction at a time: none can deadlock")
     async with client_of(app) as http:
         headers = bearer(await access_token(http))
         event = await create_event(database_of(app))
         other = create_async_engine(database_url)
         async with other.connect() as connection:
-            # Another transaction holds the registrations, then asks for the event, which the
-            # request has locked first; the request, waiting longer, is the one rolled back.
+            # Another transaction holds the events, then asks for the outbox, which the request
+            # has written to before it takes its seat (its last write); the request, waiting
+            # longer, is the one rolled back.
             await connection.execute(text("SET deadlock_timeout = '10s'"))
-            await connection.execute(text("LOCK TABLE registrations IN SHARE MODE"))
+            await connection.execute(text("LOCK TABLE events IN SHARE MODE"))
             registering = asyncio.create_task(
                 http.post(f"/api/events/{event.id}/register", json=VISITOR, headers=headers)
             )
-            await eventually(lambda: waits_for_registrations(connection))
-            await connection.execute(
-                text("SELECT id FROM events WHERE id = :id FOR UPDATE"), {"id": event.id}
-            )
+            await eventually(lambda: waits_for_events(connection))
+            await connection.execute(text("LOCK TABLE outbox_messages IN SHARE MODE"))
             answer = await registering
             await connection.rollback()
         await other.dispose()

@@ -185,9 +185,8 @@ async def test_a_lapsing_hold_and_a_passing_deadline_replace_the_page_without_an
     assert (later["registrations_count"], later["status"], listed_open_later) == (0, "closed", 0)
 
 
+@pytest.mark.postgresql_only("two instances share PostgreSQL")
 async def test_a_write_on_one_instance_replaces_the_page_kept_by_another(database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("two instances share PostgreSQL")
     async with (
         app_with(database_url, **PRODUCTION_REFRESH) as (reader_app, reader),
         running_app(make_settings(database_url, **PRODUCTION_REFRESH)) as writer_app,
@@ -211,9 +210,8 @@ async def test_a_write_on_one_instance_replaces_the_page_kept_by_another(databas
     assert after.headers["etag"] != etag
 
 
+@pytest.mark.postgresql_only("the trigram index is PostgreSQL's")
 async def test_the_name_search_uses_the_trigram_index(database_url, db):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("the trigram index is PostgreSQL's")
     async with db.reading() as connection:
         await connection.execute(text("SET LOCAL enable_seqscan = off"))
         plan = await connection.execute(

@@ -24,13 +24,6 @@ LISTENERS = (
 )
 
 
-@pytest.fixture
-def postgres_url(database_url: str) -> str:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("on SQLite there is one process, whose relay is woken in-process")
-    return database_url
-
-
 @asynccontextmanager
 async def two_instances(database_url: str, notifications_url: str) -> AsyncIterator[tuple]:
     """The relaying instance (polling every ten minutes) and the writing one (no relay)."""
@@ -58,12 +51,13 @@ class Visitor:
         assert response.status_code == 201
 
 
+@pytest.mark.postgresql_only("on SQLite there is one process, whose relay is woken in-process")
 async def test_a_message_written_through_one_instance_is_sent_by_the_relay_of_another(
-    postgres_url, notifications
+    database_url, notifications
 ):
     notifications.reset()
     woken: list[None] = []
-    async with two_instances(postgres_url, notifications.url) as (sender, writer, http):
+    async with two_instances(database_url, notifications.url) as (sender, writer, http):
         container_of(sender).listener.subscribe(OUTBOX_CHANNEL, lambda: woken.append(None))
         visitor = Visitor(http, writer)
         for n in range(3):
@@ -74,9 +68,10 @@ async def test_a_message_written_through_one_instance_is_sent_by_the_relay_of_an
             await eventually(lambda n=n: len(notifications.delivered_ids) == n + 1, timeout=30)
 
 
-async def test_the_listener_listens_again_after_its_connection_was_cut(postgres_url, notifications):
+@pytest.mark.postgresql_only("on SQLite there is one process, whose relay is woken in-process")
+async def test_the_listener_listens_again_after_its_connection_was_cut(database_url, notifications):
     notifications.reset()
-    async with two_instances(postgres_url, notifications.url) as (sender, writer, http):
+    async with two_instances(database_url, notifications.url) as (sender, writer, http):
         database = database_of(writer)
         async with database.reading() as connection:
             cut = set((await connection.exec_driver_sql(LISTENERS)).scalars())

@@ -70,11 +70,10 @@ async def test_a_relay_killed_mid_batch_loses_nothing(app, database_url, notific
     assert all(notifications.created(message_id) == 1 for message_id in ids)
 
 
+@pytest.mark.postgresql_only("several relay processes share one PostgreSQL (SKIP LOCKED)")
 async def test_three_relays_deliver_everything_and_never_the_same_message_at_once(
     app, database_url, notifications
 ):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("several relay processes share one PostgreSQL (SKIP LOCKED)")
     await empty_tables(database_of(app).engine)
     notifications.reset()
     notifications.behaviour = Behaviour(delay_seconds=0.005)

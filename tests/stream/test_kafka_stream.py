@@ -14,7 +14,8 @@ from app.core.database import Database, create_engine
 from app.core.metrics import Metrics
 from app.events.models import Event
 from app.events.version import LatestVersion
-from app.registrations.lifecycle import ProviderUpdates, Surroundings
+from app.flows import ProviderUpdates
+from app.registrations.lifecycle import Surroundings
 from app.stream.consumer import create_stream_consumer
 from app.stream.models import ParkedStreamMessage
 from app.stream.service import Outcome, StreamService

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from app.core.metrics import Metrics
 from app.dependencies import container_of
 from app.events.version import LatestVersion
-from app.registrations.lifecycle import ProviderUpdates, Surroundings
+from app.flows import ProviderUpdates
+from app.registrations.lifecycle import Surroundings
 from app.stream.consumer import GROUP
 from app.stream.models import ParkedStreamMessage
 from app.stream.service import Delivery, Outcome, StreamService

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from app.sync.records import capacity_from_seats_pattern, read_event
+from app.provider.records import capacity_from_seats_pattern, read_event
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,12 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from app.events.models import OPEN_PROVIDER_STATUSES
-
 logger = logging.getLogger(__name__)
 
+# Provider statuses under which registration can be open; anything else (including statuses
+# we have never seen) counts as closed.
+OPEN_PROVIDER_STATUSES = frozenset({"new", "published", "open"})
+CANCELLED_PROVIDER_STATUS = "cancelled"
 KNOWN_PROVIDER_STATUSES = OPEN_PROVIDER_STATUSES | {
     "registration_closed",
     "finished",
