@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from app.core.config import DEFAULT_DATABASE_POOL_SIZE
 from app.events.models import registration_is_open
 
 REQUIRED_CLAIMS = ["sub", "type", "jti", "iat", "exp", "iss"]
@@ -52,10 +53,12 @@ def _error(status: int, detail: str) -> Response:
     return _json({"status": status, "detail": detail}, status)
 
 
-def _authenticated(request: Request) -> bool:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+def access_token_subject(authorization: str) -> uuid.UUID | None:
+    """The user named by the access token of an `Authorization: Bearer …` header, verified as
+    the service verifies it (no token remembered); None unless it verifies."""
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        return False
+        return None
     try:
         claims = jwt.decode(
             token,
@@ -64,10 +67,14 @@ def _authenticated(request: Request) -> bool:
             issuer=os.environ.get("JWT_ISSUER", "events-face"),
             options={"require": REQUIRED_CLAIMS},
         )
-        uuid.UUID(str(claims["sub"]))
+        subject = uuid.UUID(str(claims["sub"]))
     except (jwt.PyJWTError, ValueError):
-        return False
-    return claims["type"] == "access"
+        return None
+    return subject if claims["type"] == "access" else None
+
+
+def _authenticated(request: Request) -> bool:
+    return access_token_subject(request.headers.get("authorization", "")) is not None
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -135,9 +142,10 @@ async def list_events(request: Request) -> Response:
 
 @asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    # As many connections as the service's pool keeps (app/core/database.py).
+    # As many connections as the service's pool keeps by default (app/core/config.py).
     dsn = os.environ["BASELINE_DATABASE_URL"]
-    async with asyncpg.create_pool(dsn, min_size=10, max_size=30) as pool:
+    size = DEFAULT_DATABASE_POOL_SIZE
+    async with asyncpg.create_pool(dsn, min_size=size, max_size=size) as pool:
         app.state.pool = pool
         yield
 

@@ -63,6 +63,9 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 # now: starting up or shutting down), 53300 (too many connections).
 UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
 TRANSACTION_ROLLBACK_SQLSTATES = "40"
+# Built once: every notice sends one, and a statement built anew is keyed anew for the cache of
+# compiled statements.
+NOTIFY = select(func.pg_notify(bindparam("channel"), ""))
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -117,9 +120,12 @@ def rowcount(result: Result[*tuple[Any, ...]]) -> int:
 
 def insert_or_update(session: AsyncSession, model: type[Base] | Table) -> Upsert:
     """`INSERT` that knows `ON CONFLICT` (both dialects spell it the same way)."""
-    if dialect_name(session) == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
+    return insert_upsert(dialect_name(session), model)
+
+
+def insert_upsert(dialect: str, model: type[Base] | Table) -> Upsert:
+    """`insert_or_update` for a dialect named ("postgresql" or "sqlite")."""
+    return postgresql.insert(model) if dialect == "postgresql" else sqlite.insert(model)
 
 
 def rows_by_key(
@@ -220,7 +226,7 @@ def create_engine(
         return engine
     if "poolclass" in options:
         return create_async_engine(database_url, **options)
-    # A fixed pool (DATABASE_POOL_SIZE, 30 by default), every connection kept once opened: with
+    # A fixed pool (DATABASE_POOL_SIZE, 8 by default), every connection kept once opened: with
     # overflow connections (closed as soon as they are returned) a steady load above the pool
     # size reconnects a dozen times a second, and the requests queued behind those waited
     # seconds (bench/README.md).
@@ -353,7 +359,7 @@ class UnitOfWork:
         if channel in self._notified or dialect_name(self.session) != "postgresql":
             return
         self._notified.add(channel)
-        await self.session.execute(select(func.pg_notify(channel, "")))
+        await self.session.execute(NOTIFY, {"channel": channel})
 
     def savepoint(self) -> AsyncSessionTransaction:
         """A nested transaction: an error inside it undoes only its own writes, and the unit

@@ -240,11 +240,15 @@ class CatalogueRepository:
     async def lock(self, event_id: uuid.UUID, *, skip_locked: bool = False) -> Event | None:
         """The event, its row locked until the unit of work ends (on PostgreSQL; SQLite's
         transactions hold the whole database already), read afresh. With `skip_locked`, None
-        when another transaction holds it."""
+        when another transaction holds it.
+
+        FOR NO KEY UPDATE, as an UPDATE of the row takes: a registration inserted meanwhile
+        holds KEY SHARE on its event (the foreign key), and FOR UPDATE would wait for it while
+        that registration's own seat UPDATE queued behind the lock — a deadlock a second."""
         statement = (
             select(Event)
             .where(Event.id == event_id)
-            .with_for_update(skip_locked=skip_locked)
+            .with_for_update(key_share=True, skip_locked=skip_locked)
             .execution_options(populate_existing=True)
         )
         return (await self.session.execute(statement)).scalar_one_or_none()

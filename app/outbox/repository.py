@@ -1,13 +1,29 @@
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.database import insert_or_update, rowcount
+from app.core.database import Upsert, dialect_name, insert_upsert, rowcount
 from app.outbox.models import OutboxMessage, OutboxStatus
+
+OUTBOX = OutboxMessage.__table__
+
+
+@cache
+def _add_message(dialect: str, unless_exists: bool) -> Upsert:
+    """A Core INSERT of one message (id, topic, payload; the columns' defaults for the rest),
+    built once: every notice is one, and an ORM insert built anew each time took the ORM's
+    bulk path and a new cache key."""
+    statement = insert_upsert(dialect, OUTBOX)
+    return (
+        statement.on_conflict_do_nothing(index_elements=[OUTBOX.c.id])
+        if unless_exists
+        else statement
+    )
 
 
 class OutboxRepository:
@@ -23,12 +39,10 @@ class OutboxRepository:
         unless_exists: bool = False,
     ) -> None:
         """Writes the message; with `unless_exists`, only if no message has its id yet."""
-        statement = insert_or_update(self.session, OutboxMessage).values(
-            id=message_id, topic=topic, payload=payload
+        statement = _add_message(dialect_name(self.session), unless_exists)
+        await self.session.execute(
+            statement, {"id": message_id, "topic": topic, "payload": payload}
         )
-        if unless_exists:
-            statement = statement.on_conflict_do_nothing(index_elements=[OutboxMessage.id])
-        await self.session.execute(statement)
 
     async def status_of(self, message_id: uuid.UUID) -> str | None:
         return await self.session.scalar(

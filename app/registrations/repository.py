@@ -15,6 +15,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     tuple_,
@@ -61,19 +62,23 @@ REGISTRATIONS = Registration.__table__
 # Typed here: a foreign key column's type is known only once its table is.
 EVENT_ID = bindparam("event_id", type_=Uuid())
 USER_ID = bindparam("user_id", type_=Uuid())
+# The statuses written into the SQL, not bound: a bound IN list is rewritten at each execution.
+_IS_ACTIVE = REGISTRATIONS.c.status.in_(
+    [literal_column(f"'{status}'") for status in ACTIVE_STATUSES]
+)
 _ACTIVE_FOR_USER = (
     select(func.count())
     .where(
         REGISTRATIONS.c.event_id == EVENT_ID,
         REGISTRATIONS.c.user_id == USER_ID,
-        REGISTRATIONS.c.status.in_(ACTIVE_STATUSES),
+        _IS_ACTIVE,
     )
     .scalar_subquery()
 )
 _EMAIL_ACTIVE = exists().where(
     REGISTRATIONS.c.event_id == EVENT_ID,
     REGISTRATIONS.c.email_key == bindparam("email_key"),
-    REGISTRATIONS.c.status.in_(ACTIVE_STATUSES),
+    _IS_ACTIVE,
 )
 # What a new registration is inserted with (every column without a default of its own).
 NEW_COLUMNS = (
@@ -147,17 +152,18 @@ def _look_before_registering(dialect: str) -> Select[*tuple[Any, ...]]:
         if dialect == "postgresql"
         else literal(None)
     )
+    events = Event.__table__.c  # Core columns: the ORM's compile step bought nothing here
     return select(
-        Event.provider_status,
-        Event.registration_deadline,
-        Event.capacity,
-        Event.registrations_count,
-        Event.waitlist_count,
-        Event.next_hold_expiry,
+        events.provider_status,
+        events.registration_deadline,
+        events.capacity,
+        events.registrations_count,
+        events.waitlist_count,
+        events.next_hold_expiry,
         _EMAIL_ACTIVE,
         _ACTIVE_FOR_USER,
         lock,
-    ).where(Event.id == EVENT_ID)
+    ).where(events.id == EVENT_ID)
 
 
 def _user_lock_key(event_id: uuid.UUID, user_id: uuid.UUID) -> int:

@@ -6,6 +6,6 @@ import importlib
 import pytest
 
 
-@pytest.mark.parametrize("module", ["bench.load", "bench.sync", "bench.outbox"])
+@pytest.mark.parametrize("module", ["bench.load", "bench.sync", "bench.outbox", "bench.sales"])
 def test_a_benchmark_imports(module):
     assert callable(importlib.import_module(module).main)

@@ -4,14 +4,13 @@ at once on the replica that wrote and within a second on another; time alone (a 
 lapsing hold) replaces it too; ETags give 304s without a query."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import text
 
 from app.core.database import utcnow
@@ -24,6 +23,7 @@ from tests.stream.conftest import REDIS_URL, eventually, publish, redis, topic
 from tests.support.database import empty_database
 from tests.support.events import event_with_seats
 from tests.support.servers import served_provider
+from tests.support.statements import statements_during
 from tests.support.visitors import Session, sign_in, visitor
 
 __all__ = ["redis", "topic"]  # fixtures
@@ -47,22 +47,13 @@ async def provider() -> AsyncIterator[FakeProvider]:
         yield fake
 
 
-async def statements_during(app: FastAPI, request, naming: str = "") -> tuple[int, Any]:
+async def statements_naming(
+    app: FastAPI, request: Awaitable[Any], naming: str = ""
+) -> tuple[int, Any]:
     """How many SQL statements (those `naming` a table, if given) the app sent while `request`
     ran, and its answer."""
-    sent = []
-    engine = database_of(app).engine.sync_engine
-
-    def count(_connection: object, _cursor: object, statement: str, *_args: object) -> None:
-        if naming in statement:
-            sent.append(1)
-
-    sqlalchemy_event.listen(engine, "before_cursor_execute", count)
-    try:
-        response = await request
-    finally:
-        sqlalchemy_event.remove(engine, "before_cursor_execute", count)
-    return len(sent), response
+    sent, response = await statements_during(app, request)
+    return sum(naming in statement for statement in sent), response
 
 
 async def seats_at(session: Session, event_id: object) -> int:
@@ -73,7 +64,7 @@ async def test_a_page_read_again_costs_no_sql_and_an_etag_gets_304(database_url)
     async with app_with(database_url, **PRODUCTION_REFRESH) as (app, ivan):
         await event_with_seats(database_of(app))
         first = await ivan.get("/api/events")
-        sql, again = await statements_during(app, ivan.get("/api/events"))
+        sql, again = await statements_naming(app, ivan.get("/api/events"))
         etag = first.headers["etag"]
         not_modified = await ivan.http.get(
             "/api/events", headers={**ivan.headers, "If-None-Match": f'"other", {etag}'}
@@ -138,7 +129,7 @@ async def test_requests_due_a_version_read_share_one(database_url):
     async with app_with(database_url, **PRODUCTION_REFRESH) as (app, ivan):
         event = await event_with_seats(database_of(app))
         await ivan.register(event.id, visitor(1))  # a local write: the next requests must read
-        version_reads, pages = await statements_during(
+        version_reads, pages = await statements_naming(
             app,
             asyncio.gather(*(ivan.get(f"/api/events/{event.id}") for _ in range(20))),
             naming="catalogue_version",
@@ -153,7 +144,7 @@ async def test_requests_for_a_page_not_kept_share_one_read_of_it(database_url):
         event = await event_with_seats(database_of(app))
         await ivan.get("/api/events")  # kept, then out of date with the write that follows
         await ivan.register(event.id, visitor(1))
-        page_reads, pages = await statements_during(
+        page_reads, pages = await statements_naming(
             app,
             asyncio.gather(*(ivan.get("/api/events") for _ in range(20))),
             naming="JOIN venues",

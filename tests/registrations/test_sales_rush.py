@@ -5,7 +5,9 @@ through two instances on PostgreSQL (one on SQLite), counted in the database aft
 import asyncio
 from datetime import datetime
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.database import utcnow
 from app.events.models import Event
@@ -13,7 +15,9 @@ from app.outbox.models import OutboxMessage
 from app.registrations.models import ACTIVE_STATUSES, Registration
 from tests.conftest import database_of, http_client, make_settings, running_app
 from tests.support.events import event_with_seats
+from tests.support.notifications import eventually
 from tests.support.replicas import GENEROUS, count, replicas
+from tests.support.statements import statements_during
 from tests.support.visitors import Session, visitor
 
 
@@ -112,6 +116,66 @@ async def test_a_seat_freed_by_a_lapsing_hold_during_the_rush_goes_to_exactly_on
     assert statuses.count(409) == 29
     assert active == 3
     assert (seats["registrations_count"], seats["seats_left"]) == (3, 0)
+
+
+async def test_a_registration_takes_its_seat_in_its_last_statement_and_a_full_event_in_one_read(
+    database_url,
+):
+    """The event's row is written once, last: from there to the commit nothing else runs."""
+    async with replicas(database_url) as running:
+        app, session = running.app, running.sessions[0]
+        event = await event_with_seats(database_of(app), 1)
+        sent, registered = await sql_during(app, session.register(event.id, visitor(1)))
+        refused_with, refused = await sql_during(app, session.register(event.id, visitor(2)))
+
+    assert registered.status_code == 201, registered.text
+    writes_of_the_event = [statement for statement in sent if "UPDATE events" in statement]
+    assert writes_of_the_event == [sent[-1]]
+    notify = 1 if database_url.startswith("postgresql") else 0
+    # the look, the notice, its NOTIFY (PostgreSQL's), the registration, the seat
+    assert len(sent) == 4 + notify
+    assert (refused.status_code, len(refused_with)) == (409, 1)
+    assert refused_with[0].startswith("SELECT")
+
+
+@pytest.mark.postgresql_only("SQLite's transactions hold the whole database: no row locks")
+async def test_a_registration_in_flight_does_not_hold_up_a_cancellation(database_url):
+    """A registration inserted but not yet seated holds KEY SHARE on its event (the foreign
+    key). The event's lock, which cancelling takes, must not wait for it: the registration's
+    seat statement would then queue behind that lock, and the two would deadlock."""
+    async with replicas(database_url) as running:
+        session = running.sessions[0]
+        event = await event_with_seats(database_of(running.app), 5)
+        registered = (await session.register(event.id, visitor("leaving"))).json()
+        other = create_async_engine(database_url)
+        async with other.connect() as in_flight:
+            await in_flight.execute(
+                text("SELECT 1 FROM events WHERE id = :id FOR KEY SHARE"), {"id": event.id}
+            )
+            cancelling = asyncio.create_task(
+                session.http.delete(
+                    f"/api/registrations/{registered['id']}", headers=session.headers
+                )
+            )
+            await eventually(lambda: cancelling.done() or _someone_waits(in_flight))
+            finished_first = cancelling.done()
+            await in_flight.rollback()
+        await other.dispose()
+        cancelled = await cancelling
+
+    assert finished_first, "the cancellation waited for the registration in flight"
+    assert cancelled.status_code == 200, cancelled.text
+
+
+async def sql_during(app, request):
+    """The statements sent while `request` ran, but SQLite's BEGIN (PostgreSQL's is no
+    statement of its own), and its answer."""
+    sent, response = await statements_during(app, request)
+    return [statement for statement in sent if not statement.startswith("BEGIN")], response
+
+
+async def _someone_waits(connection) -> bool:
+    return bool(await connection.scalar(text("SELECT count(*) FROM pg_locks WHERE NOT granted")))
 
 
 async def _sleep_until(moment: datetime) -> None:

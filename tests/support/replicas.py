@@ -12,7 +12,8 @@ from tests.support.database import empty_tables
 from tests.support.visitors import Session, sign_in
 
 # One user makes every registration and entry here: the per-user limit must not be what refuses.
-# Twenty connections per replica: the test must fit PostgreSQL's connection limit.
+# Twenty connections per replica, more than the default, so that more transactions overlap (and
+# few enough to fit PostgreSQL's connection limit).
 GENEROUS = {"registrations_per_user_per_event": 1000, "database_pool_size": 20}
 
 
