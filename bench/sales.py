@@ -247,7 +247,7 @@ async def seats_held(database_url: str, events: list[uuid.UUID]) -> dict[uuid.UU
                 )
                 .group_by(Registration.event_id)
             )
-            held = {event: count for event, count in rows.tuples()}
+            held = {event: count for event, count in rows}
     finally:
         await database.dispose()
     return {event: 0 for event in events} | held

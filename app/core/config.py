@@ -166,10 +166,6 @@ class Settings(BaseSettings):
         return self._generated_secret
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
-    @property
     def secret_key(self) -> str:
         assert self.jwt_secret_key is not None
         return self.jwt_secret_key.get_secret_value()

@@ -9,7 +9,7 @@ from app.auth.dependencies import AUTHENTICATION_ERRORS, CurrentUserId
 from app.core.errors import PageNotFoundError, RequestInvalidError, problem_responses
 from app.core.pagination import page_body
 from app.core.query import reads_query
-from app.dependencies import CataloguePagesDep, DatabaseDep
+from app.dependencies import DatabaseDep, catalogue_pages_of
 from app.events.cache import PageCache
 from app.events.errors import EventNotFoundError
 from app.events.schemas import EventListQuery, EventPage, EventRead
@@ -28,8 +28,8 @@ class CatalogueReads:
     pages: PageCache
 
 
-async def get_reads(database: DatabaseDep, pages: CataloguePagesDep) -> CatalogueReads:
-    return CatalogueReads(EventService(database), pages)
+async def get_reads(request: Request, database: DatabaseDep) -> CatalogueReads:
+    return CatalogueReads(EventService(database), catalogue_pages_of(request))
 
 
 # One dependency for what reads the catalogue: on the hot path, each dependency FastAPI

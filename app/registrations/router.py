@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, status
 from app.auth.dependencies import AUTHENTICATION_ERRORS, CurrentUserId
 from app.core.errors import PageNotFoundError, RequestInvalidError, problem_responses
 from app.core.pagination import Found, Page, PageRequestDep, page_body
-from app.dependencies import SurroundingsDep, UnitOfWorkDep
+from app.dependencies import UnitOfWorkDep, surroundings_of
 from app.events.errors import EventNotFoundError
 from app.idempotency.dependencies import IdempotencyDep
 from app.idempotency.errors import IdempotencyKeyReusedError
@@ -42,10 +42,8 @@ router = APIRouter(tags=["registrations"])
 waitlist_router = APIRouter(tags=["waiting list"])
 
 
-async def get_registration_service(
-    work: UnitOfWorkDep, around: SurroundingsDep
-) -> RegistrationService:
-    return RegistrationService(work, around)
+async def get_registration_service(request: Request, work: UnitOfWorkDep) -> RegistrationService:
+    return RegistrationService(work, surroundings_of(request))
 
 
 RegistrationServiceDep = Annotated[RegistrationService, Depends(get_registration_service)]

@@ -6,6 +6,7 @@ import logging
 import math
 import uuid
 from datetime import datetime, timedelta
+from functools import partial
 
 from app.core.database import utcnow
 from app.core.pagination import Found, PageRequest
@@ -96,9 +97,13 @@ class RegistrationService(Lifecycle):
         taken = seen.nobody_waits() and await self.catalogue.take_seat(event_id, until, now)
         if not taken:
             await self._take_seat_settling(event_id, until, now)
-        logger.info(
-            "registration created",
-            extra={"registration_id": str(registration.id), "event_id": str(event_id)},
+        # Told once it is so, and not while the seat's row waits for the commit.
+        self.work.after_commit(
+            partial(
+                logger.info,
+                "registration created",
+                extra={"registration_id": str(registration.id), "event_id": str(event_id)},
+            )
         )
         return registration
 
