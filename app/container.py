@@ -24,7 +24,7 @@ from app.events.cache import PageCache
 from app.events.version import LatestVersion
 from app.flows import ProviderUpdates
 from app.outbox.transport import create_notifications_http_client
-from app.registrations.lifecycle import Surroundings
+from app.registrations.lifecycle import Surroundings, surroundings_for
 from app.stream.service import StreamService
 from app.sync.provider import create_provider_client, create_provider_http_client
 from app.sync.service import SyncService
@@ -70,8 +70,8 @@ async def open_container(
     database = Database(create_engine(settings.database_url, pool_size=settings.database_pool_size))
     metrics = metrics or Metrics()
     relay_wake = asyncio.Event()
-    catalogue_version = LatestVersion(settings.catalogue_version_refresh_seconds)
-    surroundings = Surroundings(settings, relay_wake, metrics, catalogue_version)
+    surroundings = surroundings_for(settings, database, relay_wake, metrics)
+    catalogue_version = surroundings.catalogue_version
     updates = ProviderUpdates(surroundings)
     provider_http = create_provider_http_client()
     notifications_http = create_notifications_http_client(settings)

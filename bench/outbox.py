@@ -4,15 +4,15 @@ relays that run as `events-face worker` processes, as replicas would.
     ./scripts/uv run python -m bench.outbox [--messages 10000] [--relays 2]
         [--database-url URL] [--concurrency 10] [--batch-size 100]
 
-Each relay is a process of its own: a process runs one event loop on one core at a time, so
-two relays in one process would share a core and measure one relay's throughput twice. The
-relays start first and wait; the messages are then written in one transaction which, on
-PostgreSQL, NOTIFYs them (the relays poll only every minute there, so that the wake-up is what
-starts them). Prints messages per second; then, ten times, the time from the commit of a
-single message to its arrival at the fake (the relays are warm by then); and a relay's peak
-RSS. The fake runs as a process of its own too. The database defaults to
-a temporary SQLite file (where the relays poll every 50 ms); a PostgreSQL database must be
-named like `…bench` or `…bench<digits>`, and its outbox is emptied.
+Each relay is a process of its own: a process runs one event loop on one core at a time, so two
+relays in one process would share a core and measure one relay's throughput twice. The relays
+start first and wait; the messages are then written in one transaction, whose commit the
+outbox's trigger announces on PostgreSQL (the relays poll only every minute there, so that the
+wake-up is what starts them). Prints messages per second; then, ten times, the time from the
+commit of a single message to its arrival at the fake (the relays are warm by then); and a
+relay's peak RSS. The fake runs as a process of its own too. The database defaults to a
+temporary SQLite file (where the relays poll every 50 ms); a PostgreSQL database must be named
+like `…bench` or `…bench<digits>`, and its outbox is emptied.
 """
 
 import argparse
@@ -31,7 +31,6 @@ from sqlalchemy import delete, func, insert, select
 from app.core.database import Database, create_engine
 from app.core.migrations import upgrade_to_head
 from app.outbox.models import OutboxMessage, OutboxStatus
-from app.outbox.service import OUTBOX_CHANNEL
 from bench.system import high_water_mib, machine, require_bench_database, stop
 from tests.support.processes import free_port
 
@@ -99,7 +98,6 @@ async def seed(database: Database, count: int) -> float:
     async with database.transaction() as work:
         for start in range(0, count, 1000):
             await work.session.execute(insert(OutboxMessage), rows[start : start + 1000])
-        await work.notify(OUTBOX_CHANNEL)
     return time.time()
 
 

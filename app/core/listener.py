@@ -1,16 +1,17 @@
 """Wake-ups across processes: PostgreSQL LISTEN/NOTIFY on one connection per process.
 
-A unit of work that wants every process to look at something at once calls
-`await work.notify(channel)` (app.core.database): the notification goes out with its
-commit, never after a rollback. Each process that subscribed to the channel has its callbacks
-called within milliseconds. A callback takes no argument and must not block (it sets an
-`asyncio.Event`, say): a notification only says "look again", never what changed. Nothing is
-stored either: one sent while a process was not listening is lost, so a subscriber keeps
-polling as its safety net, and the listener calls every callback each time it (re)connects.
+The database sends the notifications: a trigger, when a write means every process should look
+at something at once (the outbox's, migration 0009), so that it goes out with the commit, never
+after a rollback, and no write can forget it. Each process that subscribed to the channel has
+its callbacks called within milliseconds. A callback takes no argument and must not block (it
+sets an `asyncio.Event`, say): a notification only says "look again", never what changed.
+Nothing is stored either: one sent while a process was not listening is lost, so a subscriber
+keeps polling as its safety net, and the listener calls every callback each time it
+(re)connects.
 
     container.listener.subscribe("outbox", relay_wake.set)
 
-On SQLite (one process) both ends are no-ops, and polling does the work.
+On SQLite (one process) there is nothing to listen to: in-process wake-ups and polling do the work.
 """
 
 import asyncio

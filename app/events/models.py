@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, ForeignKey, Index, String, and_, or_, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.database import Base, utcnow
+from app.core.database import Base, one_of, utcnow
 from app.provider.records import OPEN_PROVIDER_STATUSES
 
 _WAITING = text("waitlist_count > 0")
@@ -20,6 +20,14 @@ def free_seats(capacity: int | None, taken: int) -> int | None:
     """Seats neither held nor taken (None: unlimited); never negative, even when the provider
     lowered the capacity below the seats taken."""
     return None if capacity is None else max(capacity - taken, 0)
+
+
+def full_until(next_hold_expiry: datetime | None, deadline: datetime | None) -> datetime | None:
+    """Until when an event with no seat for a direct registration stays so unless something is
+    written: a hold may lapse, or the deadline close registration (None: only a write)."""
+    return min(
+        (moment for moment in (next_hold_expiry, deadline) if moment is not None), default=None
+    )
 
 
 class Venue(Base):
@@ -116,6 +124,9 @@ class Event(Base):
     def free_seats(self) -> int | None:
         return free_seats(self.capacity, self.registrations_count)
 
+    def full_until(self) -> datetime | None:
+        return full_until(self.next_hold_expiry, self.registration_deadline)
+
     def take_seats(self, count: int, hold_ends: datetime | None = None) -> None:
         self.registrations_count += count
         if hold_ends is not None and (
@@ -130,7 +141,7 @@ class Event(Base):
 def registration_open(now: ColumnElement[datetime] | datetime) -> ColumnElement[bool]:
     """SQL twin of Event.registration_is_open."""
     return and_(
-        Event.provider_status.in_(OPEN_PROVIDER_STATUSES),
+        one_of(Event.provider_status, OPEN_PROVIDER_STATUSES),
         or_(Event.registration_deadline.is_(None), Event.registration_deadline > now),
     )
 

@@ -16,8 +16,11 @@ and the 99th percentile of the whole list was three times its median.
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
+
+from cachetools import LRUCache
 
 from app.core.database import Database, utcnow
 from app.events.queries import EventQueries
@@ -51,6 +54,15 @@ class LatestVersion:
             return self._known
         return await asyncio.shield(reading)
 
+    @property
+    def known_token(self) -> str | None:
+        """The latest token this process has read, without reading it (None before the first)."""
+        return None if self._known is None else self._known.token
+
+    def read_soon(self, database: Database) -> None:
+        """Reads the version in the background (or lets the read in flight do)."""
+        self._read_once(database)
+
     def changed(self) -> None:
         """A write of this process has committed: the next request reads the version again
         (the new token, and the next deadline, which the write may have moved)."""
@@ -78,3 +90,48 @@ class LatestVersion:
             self._reading = None
         if not reading.cancelled():
             reading.exception()  # retrieved: a failed background read is retried by the next
+
+
+@dataclass(frozen=True, slots=True)
+class _SeenFull:
+    token: str  # the version known before the event was read full
+    until: datetime | None  # when a hold lapses or the deadline passes; None: only a write
+
+
+class FullEvents:
+    """The events this process has read with no seat for a direct registration, each under the
+    version it knew before the read. While that version is still the latest it knows, nothing
+    has been written since — no cancellation, no lapsed hold settled, no change upstream —
+    and until a hold may lapse or the deadline pass, such an event is still full: a
+    registration for it is refused without a query (SPEC §8, the 409s once an event is full).
+
+    A version known before the read can only be older than what the read saw, which makes the
+    record stale sooner, never wrong. A seat freed by another replica is seen as late as any
+    of its writes (LatestVersion: within one to two refresh periods), as the catalogue's pages
+    see it; one freed here, at once."""
+
+    def __init__(self, latest: LatestVersion, database: Database, max_events: int) -> None:
+        self._latest = latest
+        self._database = database
+        self._seen: LRUCache[uuid.UUID, _SeenFull] = LRUCache(max_events)
+
+    def version_before_reading(self) -> str | None:
+        """What to record a read under, taken before it (no query)."""
+        return self._latest.known_token
+
+    def saw_full(self, event_id: uuid.UUID, token: str | None, until: datetime | None) -> None:
+        if token is None:  # no version known yet: one is read for the next refusal
+            self._latest.read_soon(self._database)
+        else:
+            self._seen[event_id] = _SeenFull(token, until)
+
+    async def is_full(self, event_id: uuid.UUID, now: datetime) -> bool:
+        seen = self._seen.get(event_id)
+        if seen is None:
+            return False
+        if (seen.until is None or now < seen.until) and seen.token == (
+            await self._latest.current(self._database)
+        ).token:
+            return True
+        self._seen.pop(event_id, None)
+        return False

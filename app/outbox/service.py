@@ -16,14 +16,16 @@ logger = logging.getLogger(__name__)
 MESSAGE_KEYS = uuid.UUID("6d8f2a4e-3c1b-4b7a-9e5d-0f2c8a1b7e3d")
 
 
-# The channel (app.core.listener) that wakes every process's relay once a message is written.
+# The channel (app.core.listener) that wakes every process's relay once a message is written or
+# requeued: the database's own trigger notifies it (migration 0009, PostgreSQL).
 OUTBOX_CHANNEL = "outbox"
 
 
 class Outbox:
     """Puts messages in the outbox in the caller's unit of work, so that a message exists if
     and only if the change it announces does; once that unit of work commits, this process's
-    relay is woken at once, and on PostgreSQL every other process's too (NOTIFY)."""
+    relay is woken at once, and on PostgreSQL every other process's too (the outbox's trigger
+    NOTIFYs them with the commit)."""
 
     def __init__(self, work: UnitOfWork, relay_wake: asyncio.Event) -> None:
         self._work = work
@@ -39,7 +41,6 @@ class Outbox:
             message_id, topic, {"email": email, "message": text}, unless_exists=key is not None
         )
         self._work.after_commit(self._relay_wake.set)
-        await self._work.notify(OUTBOX_CHANNEL)
         return message_id
 
     async def status_of(self, message_id: uuid.UUID) -> OutboxStatus | None:
@@ -56,8 +57,6 @@ class OutboxService:
         """Gives dead messages (all, or those of `ids`) a fresh set of attempts; the relays
         are woken once that commits."""
         count = await self.messages.requeue_dead(ids, utcnow())
-        if count:
-            await self.work.notify(OUTBOX_CHANNEL)
         logger.info("outbox: requeued %d dead messages", count)
         return count
 

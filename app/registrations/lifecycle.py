@@ -22,7 +22,7 @@ from app.core.database import Database, UnitOfWork, utcnow
 from app.core.metrics import Counter, Metrics
 from app.events.models import Event
 from app.events.service import Catalogue
-from app.events.version import LatestVersion
+from app.events.version import FullEvents, LatestVersion
 from app.outbox.service import Outbox
 from app.provider.changes import EventChange
 from app.registrations.codes import CodeHasher, new_code
@@ -49,6 +49,19 @@ class Surroundings:
     relay_wake: asyncio.Event  # set once a notice is committed: the relay sends at once
     metrics: Metrics
     catalogue_version: LatestVersion
+    full_events: FullEvents  # refused without a query while known full
+
+
+# Events known full, at most (a few hundred bytes each).
+FULL_EVENTS_KEPT = 10_000
+
+
+def surroundings_for(
+    settings: Settings, database: Database, relay_wake: asyncio.Event, metrics: Metrics
+) -> Surroundings:
+    latest = LatestVersion(settings.catalogue_version_refresh_seconds)
+    full_events = FullEvents(latest, database, FULL_EVENTS_KEPT)
+    return Surroundings(settings, relay_wake, metrics, latest, full_events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +80,7 @@ class Lifecycle:
         self.settings = around.settings
         self.metrics = around.metrics
         self.catalogue = Catalogue(work, around.catalogue_version)
+        self.full_events = around.full_events
         self.registrations = RegistrationRepository(work.session)
         self.waitlist = WaitlistRepository(work.session)
         self.outbox = Outbox(work, around.relay_wake)

@@ -15,7 +15,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     or_,
     select,
     tuple_,
@@ -25,8 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from app.core.database import dialect_name, is_unique_violation, rowcount
-from app.events.models import Event, free_seats, registration_is_open
+from app.core.database import dialect_name, is_unique_violation, one_of, rowcount
+from app.events.models import Event, free_seats, full_until, registration_is_open
 from app.registrations.models import (
     ACTIVE_STATUSES,
     MAX_CODE_RESENDS,
@@ -62,10 +61,7 @@ REGISTRATIONS = Registration.__table__
 # Typed here: a foreign key column's type is known only once its table is.
 EVENT_ID = bindparam("event_id", type_=Uuid())
 USER_ID = bindparam("user_id", type_=Uuid())
-# The statuses written into the SQL, not bound: a bound IN list is rewritten at each execution.
-_IS_ACTIVE = REGISTRATIONS.c.status.in_(
-    [literal_column(f"'{status}'") for status in ACTIVE_STATUSES]
-)
+_IS_ACTIVE = one_of(REGISTRATIONS.c.status, ACTIVE_STATUSES)
 _ACTIVE_FOR_USER = (
     select(func.count())
     .where(
@@ -135,6 +131,9 @@ class EventAsSeen:
         if self.next_hold_expiry is not None and self.next_hold_expiry <= now:
             return False
         return free_seats(self.capacity, self.registrations_count) == 0
+
+    def full_until(self) -> datetime | None:
+        return full_until(self.next_hold_expiry, self.registration_deadline)
 
     def nobody_waits(self) -> bool:
         """Then a seat may be taken without settling the event first."""

@@ -81,12 +81,13 @@ class RegistrationService(Lifecycle):
         (holds may have lapsed, somebody waits) is the event locked and settled as by every
         other path that frees seats."""
         now = utcnow()
-        seen = self._refuse_before_holding(
-            await self.registrations.look_before_registering(
-                event_id, user_id, email_key(data.email)
-            ),
-            now,
+        if await self.full_events.is_full(event_id, now):
+            raise EventFullError()
+        version = self.full_events.version_before_reading()
+        seen = await self.registrations.look_before_registering(
+            event_id, user_id, email_key(data.email)
         )
+        seen = self._refuse_before_holding(event_id, seen, version, now)
         until = now + timedelta(seconds=self.settings.registration_hold_seconds)
         registration = self.pending(event_id, user_id, data.full_name, data.email, now, until)
         issued = await self.issue_code(
@@ -96,7 +97,7 @@ class RegistrationService(Lifecycle):
         await self._add_within_limit(registration)
         taken = seen.nobody_waits() and await self.catalogue.take_seat(event_id, until, now)
         if not taken:
-            await self._take_seat_settling(event_id, until, now)
+            await self._take_seat_settling(event_id, until, version, now)
         # Told once it is so, and not while the seat's row waits for the commit.
         self.work.after_commit(
             partial(
@@ -259,19 +260,25 @@ class RegistrationService(Lifecycle):
             raise RegistrationClosedError()
         return event
 
-    def _refuse_before_holding(self, seen: EventAsSeen | None, now: datetime) -> EventAsSeen:
+    def _refuse_before_holding(
+        self, event_id: uuid.UUID, seen: EventAsSeen | None, version: str | None, now: datetime
+    ) -> EventAsSeen:
         """Refuses, before anything is written, what the event as read says already: no such
-        event, registration closed, the email or the user registered already, no seat."""
+        event, registration closed, no seat, the email or the user registered already. A full
+        event is refused before the visitor's own registrations are looked at, as it is once
+        this process knows it full (`FullEvents`, recorded here under `version`): the same
+        answer, whether or not the event was read."""
         if seen is None:
             raise EventNotFoundError()
         if not seen.registration_is_open(now):
             raise RegistrationClosedError()
+        if seen.is_surely_full(now):
+            self.full_events.saw_full(event_id, version, seen.full_until())
+            raise EventFullError()
         if seen.email_is_active:
             raise AlreadyRegisteredError()
         if seen.active_for_user >= self.settings.registrations_per_user_per_event:
             raise RegistrationLimitReachedError()
-        if seen.is_surely_full(now):
-            raise EventFullError()
         return seen
 
     async def _add_within_limit(self, registration: Registration) -> None:
@@ -287,12 +294,13 @@ class RegistrationService(Lifecycle):
             raise RegistrationLimitReachedError()
 
     async def _take_seat_settling(
-        self, event_id: uuid.UUID, until: datetime, now: datetime
+        self, event_id: uuid.UUID, until: datetime, version: str | None, now: datetime
     ) -> None:
         """The seat taken the long way: the event locked and settled first (lapsed holds
         freed, free seats offered to whoever waits, who comes first)."""
         event = await self._settled_event(event_id, now)
         if event.waitlist_count or event.free_seats == 0:
+            self.full_events.saw_full(event_id, version, event.full_until())
             raise EventFullError()
         event.take_seats(1, until)
 

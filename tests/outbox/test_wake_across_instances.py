@@ -3,20 +3,23 @@ LISTEN/NOTIFY), also after the listening connection was cut. The relay that send
 every ten minutes, so that only the notification can explain a delivery within the test's
 patience; the instance that writes runs no relay at all."""
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import insert
 
 from app.dependencies import container_of
-from app.outbox.service import OUTBOX_CHANNEL
+from app.outbox.models import OutboxMessage, OutboxStatus
+from app.outbox.service import OUTBOX_CHANNEL, OutboxService
 from tests.conftest import database_of, http_client, make_settings, running_app
 from tests.support.auth import access_token, bearer
 from tests.support.database import empty_database
 from tests.support.events import create_event
-from tests.support.notifications import eventually, relay_settings
+from tests.support.notifications import eventually, new_ids, relay_settings
 
 LISTENERS = (
     "SELECT pid FROM pg_stat_activity"
@@ -90,3 +93,25 @@ async def test_the_listener_listens_again_after_its_connection_was_cut(database_
         await eventually(lambda: len(notifications.delivered_ids) == 1, timeout=30)
 
     assert cut
+
+
+@pytest.mark.postgresql_only("on SQLite there is one process, whose relay is woken in-process")
+async def test_a_dead_message_requeued_through_one_instance_is_sent_by_the_relay_of_another(
+    database_url, notifications
+):
+    notifications.reset()
+    async with two_instances(database_url, notifications.url) as (_, writer, _):
+        [message_id] = new_ids(1)
+        async with database_of(writer).transaction() as work:
+            await work.session.execute(
+                insert(OutboxMessage).values(
+                    id=uuid.UUID(message_id),
+                    topic="test",
+                    payload={"email": "v@example.com", "message": "Сообщение"},
+                    status=OutboxStatus.DEAD,
+                )
+            )
+        async with database_of(writer).transaction() as work:
+            assert await OutboxService(work).requeue_dead() == 1
+
+        await eventually(lambda: notifications.delivered_ids == {message_id}, timeout=30)

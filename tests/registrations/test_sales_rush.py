@@ -103,6 +103,9 @@ async def test_a_seat_freed_by_a_lapsing_hold_during_the_rush_goes_to_exactly_on
         short_holds = make_settings(database_url, **GENEROUS, registration_hold_seconds=1)
         async with running_app(short_holds) as short, http_client(short) as http:
             lapsing = await Session(http, sessions[0].headers).register(event.id, visitor("x"))
+        for session in sessions:  # each knows the event full, until the hold lapses
+            for n in range(3):
+                assert (await session.register(event.id, visitor(f"early{n}"))).status_code == 409
         await _sleep_until(datetime.fromisoformat(lapsing.json()["expires_at"]))
 
         answers = await asyncio.gather(
@@ -121,21 +124,57 @@ async def test_a_seat_freed_by_a_lapsing_hold_during_the_rush_goes_to_exactly_on
 async def test_a_registration_takes_its_seat_in_its_last_statement_and_a_full_event_in_one_read(
     database_url,
 ):
-    """The event's row is written once, last: from there to the commit nothing else runs."""
-    async with replicas(database_url) as running:
+    """The event's row is written once, last: from there to the commit nothing else runs. A
+    full event is refused after one read; once this process knows it full, and nothing was
+    written since, with none."""
+    async with replicas(database_url, catalogue_version_refresh_seconds=1) as running:
         app, session = running.app, running.sessions[0]
         event = await event_with_seats(database_of(app), 1)
+        assert (await session.get("/api/events")).status_code == 200  # the version known
         sent, registered = await sql_during(app, session.register(event.id, visitor(1)))
         refused_with, refused = await sql_during(app, session.register(event.id, visitor(2)))
+        # The version it was known full under predates the registration: read again.
+        _, refused_again = await sql_during(app, session.register(event.id, visitor(3)))
+        known_with, known = await sql_during(app, session.register(event.id, visitor(1)))
 
     assert registered.status_code == 201, registered.text
     writes_of_the_event = [statement for statement in sent if "UPDATE events" in statement]
     assert writes_of_the_event == [sent[-1]]
-    notify = 1 if database_url.startswith("postgresql") else 0
-    # the look, the notice, its NOTIFY (PostgreSQL's), the registration, the seat
-    assert len(sent) == 4 + notify
+    # the look, the notice (whose NOTIFY is its trigger's), the registration, the seat
+    assert len(sent) == 4
     assert (refused.status_code, len(refused_with)) == (409, 1)
     assert refused_with[0].startswith("SELECT")
+    # Full comes before the visitor's own registrations (visitor 1 holds the seat).
+    for answer in (refused, refused_again, known):
+        assert answer.json()["type"] == "/problems/event-full"
+    assert known_with == []
+
+
+async def test_a_seat_freed_on_another_replica_is_seen_by_one_that_knew_the_event_full(
+    database_url,
+):
+    async with replicas(database_url, catalogue_version_refresh_seconds=0.2) as running:
+        app, here, there = running.app, running.sessions[0], running.sessions[-1]
+        event = await event_with_seats(database_of(app), 1)
+        assert (await here.get("/api/events")).status_code == 200  # the version known
+        holding = (await here.register(event.id, visitor("leaving"))).json()
+        for n in range(3):  # known full here from the second refusal on
+            assert (await here.register(event.id, visitor(n))).status_code == 409
+        cancelled = await there.http.delete(
+            f"/api/registrations/{holding['id']}", headers=there.headers
+        )
+        answers = []
+
+        async def registered_here() -> bool:
+            answers.append(await here.register(event.id, visitor(f"next{len(answers)}")))
+            return answers[-1].status_code == 201
+
+        await eventually(registered_here, timeout=5)
+        active = await count(app, active_of(event.id))
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert {answer.status_code for answer in answers[:-1]} <= {409}
+    assert active == 1
 
 
 @pytest.mark.postgresql_only("SQLite's transactions hold the whole database: no row locks")

@@ -13,9 +13,8 @@ from sqlalchemy import select
 from app.core.database import Database, create_engine
 from app.core.metrics import Metrics
 from app.events.models import Event
-from app.events.version import LatestVersion
 from app.flows import ProviderUpdates
-from app.registrations.lifecycle import Surroundings
+from app.registrations.lifecycle import surroundings_for
 from app.stream.consumer import create_stream_consumer
 from app.stream.models import ParkedStreamMessage
 from app.stream.service import Outcome, StreamService
@@ -39,7 +38,7 @@ class Kafka:
 async def kafka_for(database_url: str, database) -> AsyncIterator[Kafka]:
     settings = make_settings(database_url, broker_url="kafka://kafka-1:9092,kafka-2:9092")
     metrics = Metrics()
-    updates = ProviderUpdates(Surroundings(settings, asyncio.Event(), metrics, LatestVersion(0)))
+    updates = ProviderUpdates(surroundings_for(settings, database, asyncio.Event(), metrics))
     consumer = create_stream_consumer(settings, StreamService(database, updates, metrics))
     assert consumer is not None
     async with TestKafkaBroker(consumer.broker) as broker:

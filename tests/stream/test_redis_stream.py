@@ -9,9 +9,8 @@ from sqlalchemy import select
 
 from app.core.metrics import Metrics
 from app.dependencies import container_of
-from app.events.version import LatestVersion
 from app.flows import ProviderUpdates
-from app.registrations.lifecycle import Surroundings
+from app.registrations.lifecycle import surroundings_for
 from app.stream.consumer import GROUP
 from app.stream.models import ParkedStreamMessage
 from app.stream.service import Delivery, Outcome, StreamService
@@ -114,7 +113,7 @@ async def test_a_replay_after_a_crash_between_commit_and_ack_is_harmless(
     await redis.xreadgroup(GROUP, "crashed-replica", {topic: ">"}, count=1)
     settings = make_settings(database_url)
     metrics = Metrics()
-    updates = ProviderUpdates(Surroundings(settings, asyncio.Event(), metrics, LatestVersion(0)))
+    updates = ProviderUpdates(surroundings_for(settings, database, asyncio.Event(), metrics))
     await StreamService(database, updates, metrics).handle(
         Delivery(topic, entry, (await redis.xrange(topic))[0][1][b"__data__"])
     )
