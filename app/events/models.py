@@ -1,5 +1,5 @@
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -22,12 +22,14 @@ def free_seats(capacity: int | None, taken: int) -> int | None:
     return None if capacity is None else max(capacity - taken, 0)
 
 
+def earliest(moments: Iterable[datetime | None]) -> datetime | None:
+    return min((moment for moment in moments if moment is not None), default=None)
+
+
 def full_until(next_hold_expiry: datetime | None, deadline: datetime | None) -> datetime | None:
     """Until when an event with no seat for a direct registration stays so unless something is
     written: a hold may lapse, or the deadline close registration (None: only a write)."""
-    return min(
-        (moment for moment in (next_hold_expiry, deadline) if moment is not None), default=None
-    )
+    return earliest((next_hold_expiry, deadline))
 
 
 class Venue(Base):

@@ -3,7 +3,7 @@ sync and the stream (provider records), for registrations (seats), and for the c
 
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -13,7 +13,7 @@ from sqlalchemy import Row
 from app.core.database import Database, UnitOfWork, utcnow
 from app.core.pagination import Found, PageRequest
 from app.events.errors import EventNotFoundError
-from app.events.models import Event, free_seats, registration_is_open
+from app.events.models import Event, earliest, free_seats, registration_is_open
 from app.events.queries import EVENT_FIELDS, VENUE_FIELDS, EventQueries
 from app.events.repository import CatalogueRepository
 from app.events.schemas import EventFilters, EventRead, EventStatus
@@ -60,10 +60,6 @@ def _changes_with_time_at(row: Row[Any], now: datetime) -> datetime | None:
     return min(moments, default=None)
 
 
-def _earliest(moments: Iterable[datetime | None]) -> datetime | None:
-    return min((moment for moment in moments if moment is not None), default=None)
-
-
 @dataclass(frozen=True, slots=True)
 class Shown(Generic[Item]):
     """What a read found, and when time alone will change it (None: only a write will)."""
@@ -91,7 +87,7 @@ class EventService:
             else:
                 count = await events.count(filters, now)
         found = Found([event_fields(row, now) for row in rows], count)
-        return Shown(found, _earliest(_changes_with_time_at(row, now) for row in rows))
+        return Shown(found, earliest(_changes_with_time_at(row, now) for row in rows))
 
     async def get_event(self, event_id: uuid.UUID) -> Shown[EventRead]:
         now = utcnow()

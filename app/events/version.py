@@ -133,5 +133,6 @@ class FullEvents:
             await self._latest.current(self._database)
         ).token:
             return True
-        self._seen.pop(event_id, None)
+        if self._seen.get(event_id) is seen:  # not one recorded meanwhile
+            del self._seen[event_id]
         return False
