@@ -3,7 +3,7 @@ UV := ./scripts/uv
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench bench-sales chaos
+.PHONY: run test lint format bench bench-sales bench-checkin chaos
 
 run: ## serve on SQLite (creates the database, applies migrations)
 	$(UV) run --frozen events-face serve --host $(HOST) --port $(PORT)
@@ -25,6 +25,9 @@ bench: ## load bench on PostgreSQL (needs wrk; recreates the database `bench`): 
 
 bench-sales: ## registrations when sales open, against two limits (PostgreSQL; recreates `salesbench`): bench/README.md
 	$(UV) run --frozen python -m bench.sales
+
+bench-checkin: ## check-in scans through two replicas (PostgreSQL; recreates `checkinbench`): bench/README.md
+	$(UV) run --frozen python -m bench.checkin
 
 chaos: ## outbox faults and rolling restarts behind HAProxy (installs haproxy, wrk; restarts PostgreSQL once): docs/operations.md
 	./scripts/chaos $(CHAOS_ARGS)

@@ -101,6 +101,19 @@ async def _create_staff_user(settings: Settings, data: RegisterRequest) -> int:
     return 0
 
 
+def grant_door(args: argparse.Namespace, settings: Settings) -> int:
+    return asyncio.run(_grant_door(settings, args.username))
+
+
+async def _grant_door(settings: Settings, username: str) -> int:
+    async with open_container(settings) as container, container.database.transaction() as work:
+        user = await auth_service(container, work).grant_door(username)
+    if user is None:
+        return _fail(f"no user is called {username!r}")
+    print(f"{user.username} may now scan tickets at the door")
+    return 0
+
+
 def sync_events(args: argparse.Namespace, settings: Settings) -> int:
     if args.all and args.date:
         return _fail("--all and --date exclude each other")
@@ -228,6 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     user_parser.add_argument("--email")
     user_parser.add_argument("--password")
     user_parser.set_defaults(handler=createsuperuser)
+
+    door_parser = commands.add_parser(
+        "grant-door", help="let a user scan tickets at the door (and nothing else)"
+    )
+    door_parser.add_argument("username")
+    door_parser.set_defaults(handler=grant_door)
     return parser
 
 

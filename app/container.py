@@ -28,6 +28,7 @@ from app.registrations.lifecycle import Surroundings, surroundings_for
 from app.stream.service import StreamService
 from app.sync.provider import create_provider_client, create_provider_http_client
 from app.sync.service import SyncService
+from app.tickets.signing import TicketKeyring
 
 if TYPE_CHECKING:
     from app.stream.consumer import StreamConsumer
@@ -59,6 +60,8 @@ class Container:
     provider_updates: ProviderUpdates
     sync: SyncService
     stream_consumer: "StreamConsumer | None"
+    # The keys that sign and verify ticket tokens (read once, when first needed).
+    ticket_keys: TicketKeyring
     background: BackgroundLoops
     drain: Drain
 
@@ -92,6 +95,7 @@ async def open_container(
         provider_updates=updates,
         sync=SyncService(database, create_provider_client(provider_http, settings), updates),
         stream_consumer=_stream_consumer(settings, StreamService(database, updates, metrics)),
+        ticket_keys=TicketKeyring(settings),
         background=background,
         drain=drain or Drain(),
     )

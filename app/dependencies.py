@@ -17,12 +17,14 @@ from starlette.applications import Starlette
 from app.container import Container
 from app.core.background import BackgroundLoops
 from app.core.database import Database, UnitOfWork
+from app.core.metrics import Metrics
 from app.core.ratelimit import RateLimiter
 from app.core.security import TokenCodec
 from app.core.shutdown import Drain
 from app.events.cache import PageCache
 from app.registrations.lifecycle import Surroundings
 from app.sync.service import SyncService
+from app.tickets.signing import TicketKeyring
 
 
 def container_of(app: Starlette) -> Container:
@@ -60,12 +62,21 @@ def surroundings_of(request: Request) -> Surroundings:
     return container_of(request.app).surroundings
 
 
+def link_base_of(request: Request) -> str:
+    """The start of the absolute links the service builds: PUBLIC_BASE_URL, or else where the
+    client reached us (scheme, host, root path; through the trusted proxies' headers)."""
+    public = surroundings_of(request).settings.public_base
+    return public or str(request.base_url).rstrip("/")
+
+
 # A name of its own: the tests route the requests' units of work into theirs by overriding it.
 get_database = _collaborator("database")
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 RateLimiterDep = Annotated[RateLimiter, Depends(_collaborator("rate_limiter"))]
+MetricsDep = Annotated[Metrics, Depends(_collaborator("metrics"))]
+TicketKeyringDep = Annotated[TicketKeyring, Depends(_collaborator("ticket_keys"))]
 SyncDep = Annotated[SyncService, Depends(_collaborator("sync"))]
 BackgroundDep = Annotated[BackgroundLoops, Depends(_collaborator("background"))]
 DrainDep = Annotated[Drain, Depends(_collaborator("drain"))]

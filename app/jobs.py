@@ -13,6 +13,7 @@ from app.outbox.relay import OutboxRelay
 from app.outbox.service import OUTBOX_CHANNEL
 from app.registrations.lifecycle import sweep
 from app.sync.service import SyncMode
+from app.tickets.reminders import send_due_reminders
 
 HOURLY = 3600.0
 DAILY = 86400.0
@@ -26,6 +27,7 @@ class Job(StrEnum):
     OUTBOX_RELAY = "outbox-relay"
     STREAM_CONSUMER = "stream-consumer"
     HOLD_SWEEP = "hold-sweep"
+    REMINDERS = "reminders"
 
 
 def jobs_for_the_app(container: Container) -> list[Job]:
@@ -38,6 +40,8 @@ def jobs_for_the_app(container: Container) -> list[Job]:
         jobs.append(Job.OUTBOX_RELAY)
     if container.stream_consumer is not None:
         jobs.append(Job.STREAM_CONSUMER)
+    if settings.reminder_offsets:
+        jobs.append(Job.REMINDERS)
     return jobs
 
 
@@ -85,6 +89,15 @@ def _sweep_holds(container: Container) -> None:
     )
 
 
+def _send_reminders(container: Container) -> None:
+    async def remind_once() -> None:
+        await send_due_reminders(container.database, container.surroundings)
+
+    container.background.every(
+        Job.REMINDERS, container.settings.reminder_interval_seconds, remind_once
+    )
+
+
 def outbox_relay(container: Container) -> OutboxRelay:
     return OutboxRelay(
         container.database,
@@ -117,4 +130,5 @@ _START: dict[Job, Callable[[Container], None]] = {
     Job.OUTBOX_RELAY: _relay_outbox,
     Job.STREAM_CONSUMER: _consume_stream,
     Job.HOLD_SWEEP: _sweep_holds,
+    Job.REMINDERS: _send_reminders,
 }

@@ -31,6 +31,8 @@ from app.operations.router import router as operations_router
 from app.registrations.router import router as registrations_router
 from app.registrations.router import waitlist_router
 from app.sync.router import router as sync_router
+from app.tickets.router import checkin_router
+from app.tickets.router import router as tickets_router
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
         async with open_container(settings, metrics=metrics, drain=drain) as container:
             app.state.container = container
+            await container.ticket_keys.load_early(container.database)
             bind_admin(admin, container)
             start_jobs(container, jobs_for_the_app(container))
             with draining_on_sigterm(drain, settings.shutdown_drain_seconds):
@@ -74,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sync_router)
     app.include_router(registrations_router)
     app.include_router(waitlist_router)
+    app.include_router(tickets_router)
+    app.include_router(checkin_router)
     admin = mount_admin(app, settings)
     # Innermost, so that it sees the route the router matched on the (rewritten) scope.
     app.add_middleware(MetricsMiddleware, metrics=metrics)

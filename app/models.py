@@ -8,11 +8,14 @@ from app.outbox.models import OutboxMessage
 from app.registrations.models import Registration
 from app.stream.models import ParkedStreamMessage
 from app.sync.models import Lease, SyncRun
+from app.tickets.models import CheckinScan, EventReminder, TicketSigningKey
 
 __all__ = [
     "Base",
     "CatalogueVersion",
+    "CheckinScan",
     "Event",
+    "EventReminder",
     "IdempotencyKey",
     "Lease",
     "OutboxMessage",
@@ -20,6 +23,7 @@ __all__ = [
     "RefreshToken",
     "Registration",
     "SyncRun",
+    "TicketSigningKey",
     "User",
     "Venue",
 ]

@@ -69,6 +69,11 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         # The catalogue version is read on every request, through the test's own connection
         # (tests/events/test_catalogue_cache.py tries the refresh period itself).
         "catalogue_version_refresh_seconds": 0,
+        # Background work that acts on what other tests committed (the session's app runs all
+        # along): off, unless a test asks for it. A sweep by another app recorded a test's
+        # lapsed hold before the test's own app could.
+        "hold_sweep_interval_seconds": 3600,
+        "reminders_before_seconds": "",
     }
     values.update(overrides)
     return load_settings(**values)

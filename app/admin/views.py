@@ -3,6 +3,7 @@
 import uuid
 
 from sqladmin import ModelView, action
+from sqladmin.filters import AllUniqueStringValuesFilter, ForeignKeyFilter
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
@@ -13,15 +14,24 @@ from app.outbox.models import OutboxMessage
 from app.outbox.service import OutboxService
 from app.registrations.models import Registration, WaitlistEntry
 from app.sync.models import SyncRun
+from app.tickets.models import CheckinScan
 
 
 class UserAdmin(ModelView, model=User):
     icon = "fa-solid fa-user"
-    column_list = [User.username, User.email, User.is_staff, User.is_active, User.created_at]
+    column_list = [
+        User.username,
+        User.email,
+        User.is_staff,
+        User.is_door,
+        User.is_active,
+        User.created_at,
+    ]
     column_searchable_list = [User.username, User.email]
     column_sortable_list = [User.username, User.created_at]
     column_details_exclude_list = [User.password_hash]
-    form_columns = [User.email, User.is_active, User.is_staff]
+    form_columns = [User.email, User.is_active, User.is_staff, User.is_door]
+    column_labels = {User.is_door: "Door (scans tickets)"}
     can_create = False  # users register through the API or `events-face createsuperuser`
 
 
@@ -81,6 +91,7 @@ class RegistrationAdmin(ModelView, model=Registration):
         Registration.created_at,
         Registration.confirmed_at,
         Registration.cancelled_at,
+        Registration.checked_in_at,
     ]
     # The status as recorded: a pending hold past its expires_at is expired for the API
     # already, and recorded so by the sweep within HOLD_SWEEP_INTERVAL_SECONDS.
@@ -154,12 +165,37 @@ class OutboxMessageAdmin(ModelView, model=OutboxMessage):
         return RedirectResponse(request.url_for("admin:list", identity=self.identity), 302)
 
 
+class CheckinScanAdmin(ModelView, model=CheckinScan):
+    """Every scan at the door: `ok` is a check-in; `already-checked-in` a duplicate (a ticket
+    shown twice, or admitted by two offline scanners). Filter by event to see its check-ins."""
+
+    name = "Check-in scan"
+    icon = "fa-solid fa-qrcode"
+    column_list = [
+        CheckinScan.event,
+        CheckinScan.registration,
+        CheckinScan.result,
+        CheckinScan.scanned_at,
+        CheckinScan.received_at,
+        CheckinScan.checked_in_at,
+        CheckinScan.door_user,
+    ]
+    column_filters = [
+        ForeignKeyFilter(CheckinScan.event_id, Event.name, Event, title="Event"),
+        AllUniqueStringValuesFilter(CheckinScan.result, title="Result"),
+    ]
+    column_sortable_list = [CheckinScan.received_at, CheckinScan.result]
+    column_default_sort = [(CheckinScan.received_at, True)]
+    can_create = can_edit = can_delete = False
+
+
 VIEWS: list[type[ModelView]] = [
     UserAdmin,
     VenueAdmin,
     EventAdmin,
     RegistrationAdmin,
     WaitlistEntryAdmin,
+    CheckinScanAdmin,
     OutboxMessageAdmin,
     SyncRunAdmin,
 ]

@@ -5,7 +5,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 
-from app.auth.errors import InvalidAccessTokenError, NotAuthenticatedError, StaffOnlyError
+from app.auth.errors import (
+    DoorOnlyError,
+    InvalidAccessTokenError,
+    NotAuthenticatedError,
+    StaffOnlyError,
+)
 from app.auth.models import User
 from app.auth.service import AuthService
 from app.container import Container
@@ -69,6 +74,16 @@ async def get_staff_user(user: CurrentUser) -> User:
 
 
 StaffUser = Annotated[User, Depends(get_staff_user)]
+
+
+async def get_door_user(user: CurrentUser) -> User:
+    """Door staff (the `door` role) or a staff user."""
+    if not (user.is_door or user.is_staff):
+        raise DoorOnlyError()
+    return user
+
+
+DoorUser = Annotated[User, Depends(get_door_user)]
 
 
 class AuthRateLimit:

@@ -55,3 +55,10 @@ class UsernameTakenError(ConflictError):
 
     slug = "username-taken"
     detail_text = "A user with that username already exists."
+
+
+class DoorOnlyError(ForbiddenError):
+    """Only door staff (the `door` role) and staff users scan tickets and read attendee lists."""
+
+    slug = "door-only"
+    detail_text = "Door staff only."

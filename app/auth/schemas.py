@@ -62,6 +62,7 @@ class UserRead(BaseModel):
     username: str
     email: str | None
     is_staff: bool
+    is_door: bool = Field(description="May scan tickets at the door (`POST /api/checkin`)")
     created_at: datetime
 
 

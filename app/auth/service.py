@@ -45,6 +45,14 @@ class AuthService:
     async def create_staff_user(self, username: str, email: str | None, password: str) -> User:
         return await self._add_user(username, email, password, is_staff=True)
 
+    async def grant_door(self, username: str) -> User | None:
+        """Gives the user the `door` role: scanning tickets and reading attendee lists. None:
+        no user has that username."""
+        user = await self.users.get_by_username(username)
+        if user is not None:
+            user.is_door = True
+        return user
+
     async def _add_user(
         self, username: str, email: str | None, password: str, *, is_staff: bool
     ) -> User:

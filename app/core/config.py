@@ -1,5 +1,7 @@
 """Settings, read once from the environment (and an optional `.env`), as SPEC §3 names them."""
 
+import base64
+import binascii
 import ipaddress
 import secrets
 import uuid
@@ -21,6 +23,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 32
+TICKET_SEED_BYTES = 32
 BROKER_SCHEMES = ("kafka://", "redis://", "rediss://")
 # Few connections a process: on the hot event of `make bench-sales` (two processes, 2 cores) 30
 # made 172 registrations/s, 8 made 320 — fewer transactions at once wait less for the event loop
@@ -89,6 +92,11 @@ class Settings(BaseSettings):
     log_format: LogFormat = LogFormat.CONSOLE
     log_level: str = "INFO"
 
+    ticket_signing_key: SecretStr = SecretStr("")
+    public_base_url: OptionalUrl = None
+    reminders_before_seconds: str = "86400"
+    reminder_interval_seconds: float = Field(default=30.0, gt=0)
+
     _generated_secret: bool = PrivateAttr(default=False)
 
     @field_validator("database_url")
@@ -121,6 +129,24 @@ class Settings(BaseSettings):
     def _proxy_networks(cls, value: str) -> str:
         for part in filter(None, (part.strip() for part in value.split(","))):
             ipaddress.ip_network(part)
+        return value
+
+    @field_validator("ticket_signing_key")
+    @classmethod
+    def _ticket_keys_are_seeds(cls, value: SecretStr) -> SecretStr:
+        for seed in _listed(value.get_secret_value()):
+            if len(_base64url_bytes(seed)) != TICKET_SEED_BYTES:
+                raise ValueError(
+                    f"each key must be the base64url of a {TICKET_SEED_BYTES}-byte Ed25519 seed"
+                )
+        return value
+
+    @field_validator("reminders_before_seconds")
+    @classmethod
+    def _reminder_offsets(cls, value: str) -> str:
+        for offset in _listed(value):
+            if not offset.isdigit() or int(offset) < 1:
+                raise ValueError('must be whole seconds, comma-separated (like "86400,7200")')
         return value
 
     @field_validator("notifications_owner_id")
@@ -161,6 +187,34 @@ class Settings(BaseSettings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _ticket_key_in_production(self) -> Self:
+        if self.environment is Environment.PRODUCTION and not self.ticket_signing_seeds:
+            raise ValueError(
+                "TICKET_SIGNING_KEY is required in production (make one with: python -c "
+                "'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')"
+            )
+        return self
+
+    @property
+    def ticket_signing_seeds(self) -> list[bytes]:
+        """The ticket keys' seeds: the first signs, every one verifies (rotation)."""
+        return [
+            _base64url_bytes(seed) for seed in _listed(self.ticket_signing_key.get_secret_value())
+        ]
+
+    @property
+    def public_base(self) -> str | None:
+        """PUBLIC_BASE_URL without its trailing slash, for links; None when not set."""
+        return str(self.public_base_url).rstrip("/") if self.public_base_url else None
+
+    @property
+    def reminder_offsets(self) -> list[int]:
+        """How long before an event each reminder goes out, in seconds, longest first."""
+        return sorted(
+            {int(offset) for offset in _listed(self.reminders_before_seconds)}, reverse=True
+        )
+
     @property
     def uses_generated_secret(self) -> bool:
         return self._generated_secret
@@ -169,6 +223,17 @@ class Settings(BaseSettings):
     def secret_key(self) -> str:
         assert self.jwt_secret_key is not None
         return self.jwt_secret_key.get_secret_value()
+
+
+def _listed(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _base64url_bytes(text: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, binascii.Error):
+        return b""
 
 
 class ConfigurationError(Exception):

@@ -50,6 +50,8 @@ class AppError(Exception):
     slug: ClassVar[str] = ""
     detail_text: ClassVar[str] = ""
     headers: dict[str, str]
+    # RFC 9457 extension members: more the client may show (none by default).
+    extensions: dict[str, Any]
 
     registry: ClassVar[dict[str, type["AppError"]]] = {}
 
@@ -64,6 +66,7 @@ class AppError(Exception):
         self.detail = detail or self.detail_text
         super().__init__(self.detail)
         self.headers = headers or {}
+        self.extensions = {}
 
     @classmethod
     def type_uri(cls) -> str:
@@ -180,8 +183,10 @@ def problem_response(
     type_uri: str = "about:blank",
     headers: dict[str, str] | None = None,
     errors: list[dict[str, Any]] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
+        **(extensions or {}),
         "type": type_uri,
         "title": HTTPStatus(status).phrase,
         "status": status,
@@ -203,7 +208,11 @@ def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
 async def _app_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, AppError)
     return problem_response(
-        error.status, error.detail, type_uri=error.type_uri(), headers=error.headers
+        error.status,
+        error.detail,
+        type_uri=error.type_uri(),
+        headers=error.headers,
+        extensions=error.extensions,
     )
 
 

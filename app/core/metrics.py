@@ -71,6 +71,19 @@ class Metrics:
             "Waiting-list offers whose hold lapsed unconfirmed (recorded by this process).",
             registry=self.registry,
         )
+        self.checkin_scans = Counter(
+            "checkin_scans_total",
+            "Tickets scanned at the door through this process, by result (ok, "
+            "already-checked-in, invalid-ticket, revoked-ticket, wrong-event, event-cancelled); "
+            "a scan sent again with its nonce is not counted again.",
+            ["result"],
+            registry=self.registry,
+        )
+        self.reminders_sent = Counter(
+            "reminders_total",
+            "Reminder notices queued by this process.",
+            registry=self.registry,
+        )
         self.sync_last_success = Gauge(
             "sync_last_run_success",
             "1 if the last finished sync run succeeded, 0 if it failed.",

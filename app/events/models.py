@@ -106,6 +106,8 @@ class Event(Base):
     # the catalogue's version sums them (app.events.version), so that no row is rewritten by
     # every registration of every event.
     seats_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # How often the provider moved the event: its calendar entry's SEQUENCE (RFC 5545).
+    times_moved: Mapped[int] = mapped_column(default=0, server_default="0")
     changed_at: Mapped[datetime | None]
     created_at: Mapped[datetime | None]
     status_changed_at: Mapped[datetime | None]

@@ -7,8 +7,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, delete, func, not_, or_, select, union, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    bindparam,
+    case,
+    delete,
+    func,
+    not_,
+    or_,
+    select,
+    union,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from app.core.database import UTCDateTime, insert_or_update, rowcount, rows_by_key, utcnow
 from app.events.models import CatalogueVersion, Event, Venue, registration_open
@@ -206,7 +220,10 @@ class CatalogueRepository:
         result = await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=[EVENTS.c.id],
-                set_={name: statement.excluded[name] for name in columns},
+                set_={
+                    **{name: statement.excluded[name] for name in columns},
+                    "times_moved": EVENTS.c.times_moved + _moved(statement.excluded.event_time),
+                },
                 where=newer,
             ).returning(*WRITTEN_EVENT),
             rows,
@@ -253,6 +270,11 @@ class CatalogueRepository:
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
+    async def get_with_venue(self, event_id: uuid.UUID) -> Event | None:
+        return await self.session.scalar(
+            select(Event).where(Event.id == event_id).options(joinedload(Event.venue))
+        )
+
     async def due_for_settling(self, now: datetime, limit: int) -> list[uuid.UUID]:
         """Events whose seats need the sweep: a hold may have lapsed, or somebody waits while
         a seat is free or registration has closed."""
@@ -274,6 +296,12 @@ class CatalogueRepository:
 
 
 PLACE_FIELDS = ("name", "city", "address", "seats_pattern", "changed_at")
+
+
+def _moved(new_time: ColumnElement[datetime | None]) -> ColumnElement[int]:
+    """1 where an upsert moves the stored event to another time, else 0."""
+    stored = EVENTS.c.event_time
+    return case((and_(stored.is_not(None), new_time.is_distinct_from(stored)), 1), else_=0)
 
 
 def _place_differs(place: ProviderPlace, stored: Row[Any] | None) -> bool:

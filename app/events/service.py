@@ -152,6 +152,13 @@ class Catalogue:
         self._seats_changing()  # whoever locks an event's seats is about to change them
         return event
 
+    async def read(self, event_id: uuid.UUID) -> Event:
+        """The event with its venue, unlocked: for what is told about it, not its seats."""
+        event = await self.events.get_with_venue(event_id)
+        if event is None:
+            raise EventNotFoundError()
+        return event
+
     async def lock_unless_busy(self, event_id: uuid.UUID) -> Event | None:
         """The event locked as by `lock`, or None when another transaction holds it (it will
         leave the seats right) or it was deleted meanwhile."""

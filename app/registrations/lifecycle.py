@@ -84,7 +84,7 @@ class Lifecycle:
         self.registrations = RegistrationRepository(work.session)
         self.waitlist = WaitlistRepository(work.session)
         self.outbox = Outbox(work, around.relay_wake)
-        self.notices = Notices(self.outbox)
+        self.notices = Notices(self.outbox, around.settings.public_base)
         self.codes = CodeHasher(around.settings.secret_key)
 
     async def issue_code(
@@ -127,8 +127,10 @@ class Lifecycle:
         email: str,
         now: datetime,
         until: datetime,
+        link_base: str | None = None,
     ) -> Registration:
-        """A new pending registration holding a seat until `until` (not yet stored)."""
+        """A new pending registration holding a seat until `until` (not yet stored);
+        `link_base`: where the visitor reached us, for the links of its notices."""
         return Registration(
             id=uuid.uuid4(),
             event_id=event_id,
@@ -142,6 +144,7 @@ class Lifecycle:
             codes_resent=0,
             failed_attempts=0,
             created_at=now,
+            link_base=link_base,
         )
 
     async def _expire_lapsed_holds(self, event: Event, now: datetime) -> None:

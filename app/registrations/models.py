@@ -62,6 +62,8 @@ class Registration(Base):
         ),
         Index("ix_registrations_user_id_created_at", "user_id", "created_at"),
         Index("ix_registrations_event_id_status_expires_at", "event_id", "status", "expires_at"),
+        # An offline scanner's download: what changed about the event's tickets since then.
+        Index("ix_registrations_event_id_ticket_changed_at", "event_id", "ticket_changed_at"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -84,6 +86,15 @@ class Registration(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     confirmed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
+    # The ticket (SPEC §4.6): its version is in the signed token, so that a reissue revokes the
+    # old one; `ticket_changed_at` moves with everything an offline scanner must learn (issued,
+    # reissued, revoked, checked in). `link_base` is where the visitor reached us when they
+    # confirmed: the links of later notices, when PUBLIC_BASE_URL is not set.
+    ticket_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    ticket_issued_at: Mapped[datetime | None]
+    ticket_changed_at: Mapped[datetime | None]
+    checked_in_at: Mapped[datetime | None]
+    link_base: Mapped[str | None] = mapped_column(String(500))
 
     def __str__(self) -> str:
         return f"{self.full_name} <{self.email}>"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from app.events.models import Event
+from app.events.models import Event, Venue
 from app.outbox.service import Outbox
 
 
@@ -21,9 +21,11 @@ class Notice(StrEnum):
     CODE = "registration.code"
     NEW_CODE = "registration.new_code"
     OFFER = "waitlist.offer"
+    CONFIRMED = "registration.confirmed"
     CANCELLED = "registration.cancelled"
     EVENT_CANCELLED = "event.cancelled"
     RESCHEDULED = "event.rescheduled"
+    REMINDER = "registration.reminder"
 
 
 class Visitor(Protocol):
@@ -37,20 +39,68 @@ class Visitor(Protocol):
     def email(self) -> str: ...
 
 
+class Holder(Visitor, Protocol):
+    """A registration: its links start where the visitor reached us when confirming."""
+
+    @property
+    def link_base(self) -> str | None: ...
+
+
 def _moment(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%d.%m.%Y %H:%M UTC")
 
 
-class Notices:
-    def __init__(self, outbox: Outbox) -> None:
-        self._outbox = outbox
+def _when(event: Event) -> str:
+    return _moment(event.event_time) if event.event_time else "время уточняется"
 
-    async def code(self, to: Visitor, code: str) -> uuid.UUID:
-        text = f"Здравствуйте, {to.full_name}! Ваш код подтверждения: {code}"
+
+def _where(venue: Venue | None) -> str:
+    if venue is None:
+        return "место уточняется"
+    return ", ".join(part for part in (venue.name, venue.city, venue.address) if part)
+
+
+def _in_time(seconds: int) -> str:
+    hours, minutes = divmod(round(seconds / 60), 60)
+    if hours and minutes:
+        return f"{hours} ч {minutes} мин"
+    return f"{hours} ч" if hours else f"{max(minutes, 1)} мин"
+
+
+class Notices:
+    def __init__(self, outbox: Outbox, public_base_url: str | None) -> None:
+        self._outbox = outbox
+        self._public_base_url = public_base_url
+
+    def links_base(self, to: Holder) -> str | None:
+        """Where the links in a notice to `to` start: PUBLIC_BASE_URL, or else where the
+        visitor reached us when confirming (None: no link can be given)."""
+        return self._public_base_url or to.link_base
+
+    def _link(self, to: Holder, what: str) -> str:
+        base = self.links_base(to)
+        return f" {what}: {base}/api/registrations/{to.id}/" if base else ""
+
+    def _ticket(self, to: Holder) -> str:
+        link = self._link(to, "Билет")
+        return f"{link}ticket." if link else ""
+
+    def _calendar(self, to: Holder) -> str:
+        link = self._link(to, "Календарь")
+        return f"{link}calendar.ics." if link else ""
+
+    async def code(self, to: Visitor, event_name: str, code: str, until: datetime) -> uuid.UUID:
+        text = (
+            f"Здравствуйте, {to.full_name}! Ваш код подтверждения: {code} — регистрация на "
+            f"мероприятие «{event_name}». Место за вами до {_moment(until)}."
+        )
         return await self._outbox.put(Notice.CODE, to.email, text)
 
-    async def new_code(self, to: Visitor, code: str) -> uuid.UUID:
-        text = f"Здравствуйте, {to.full_name}! Ваш новый код подтверждения: {code}"
+    async def new_code(self, to: Visitor, event_name: str, code: str) -> uuid.UUID:
+        text = (
+            f"Здравствуйте, {to.full_name}! Ваш новый код подтверждения: {code} — регистрация "
+            f"на мероприятие «{event_name}»."
+        )
         return await self._outbox.put(Notice.NEW_CODE, to.email, text)
 
     async def offer(self, to: Visitor, event: Event, code: str, until: datetime) -> uuid.UUID:
@@ -61,8 +111,19 @@ class Notices:
         )
         return await self._outbox.put(Notice.OFFER, to.email, text)
 
-    async def cancelled(self, to: Visitor) -> uuid.UUID:
-        text = f"Здравствуйте, {to.full_name}! Ваша регистрация на мероприятие отменена."
+    async def confirmed(self, to: Holder, event: Event, venue: Venue | None) -> uuid.UUID:
+        text = (
+            f"Здравствуйте, {to.full_name}! Ваша регистрация на мероприятие «{event.name}» "
+            f"подтверждена. Когда: {_when(event)}. Где: {_where(venue)}."
+            f"{self._ticket(to)}{self._calendar(to)}"
+        )
+        return await self._outbox.put(Notice.CONFIRMED, to.email, text)
+
+    async def cancelled(self, to: Visitor, event: Event) -> uuid.UUID:
+        text = (
+            f"Здравствуйте, {to.full_name}! Ваша регистрация на мероприятие «{event.name}» "
+            "отменена."
+        )
         return await self._outbox.put(Notice.CANCELLED, to.email, text)
 
     async def event_cancelled(self, to: Visitor, event: Event) -> uuid.UUID:
@@ -70,10 +131,24 @@ class Notices:
         key = f"{Notice.EVENT_CANCELLED}:{to.id}"
         return await self._outbox.put(Notice.EVENT_CANCELLED, to.email, text, key=key)
 
-    async def rescheduled(self, to: Visitor, event: Event, new_time: datetime) -> uuid.UUID:
+    async def rescheduled(self, to: Holder, event: Event, new_time: datetime) -> uuid.UUID:
         text = (
             f"Здравствуйте, {to.full_name}! Мероприятие «{event.name}» перенесено на "
-            f"{_moment(new_time)}."
+            f"{_moment(new_time)}.{self._calendar(to)}"
         )
         key = f"{Notice.RESCHEDULED}:{to.id}:{new_time.astimezone(UTC).isoformat()}"
         return await self._outbox.put(Notice.RESCHEDULED, to.email, text, key=key)
+
+    async def reminder(
+        self, to: Holder, event: Event, venue: Venue | None, offset_seconds: int
+    ) -> uuid.UUID:
+        """One per registration, offset and event time, whoever puts it and however often."""
+        assert event.event_time is not None
+        text = (
+            f"Здравствуйте, {to.full_name}! Напоминаем: мероприятие «{event.name}» начнётся "
+            f"через {_in_time(offset_seconds)}, {_moment(event.event_time)}. "
+            f"Где: {_where(venue)}.{self._ticket(to)}"
+        )
+        when = event.event_time.astimezone(UTC).isoformat()
+        key = f"{Notice.REMINDER}:{to.id}:{offset_seconds}:{when}"
+        return await self._outbox.put(Notice.REMINDER, to.email, text, key=key)

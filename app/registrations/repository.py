@@ -37,6 +37,7 @@ from app.registrations.models import (
 )
 
 PENDING = RegistrationStatus.PENDING
+CONFIRMED = RegistrationStatus.CONFIRMED
 
 
 def _holding(now: datetime) -> ColumnElement[bool]:
@@ -46,7 +47,14 @@ def _holding(now: datetime) -> ColumnElement[bool]:
 
 def _active(now: datetime) -> ColumnElement[bool]:
     """Confirmed, or holding: what a visitor has now (a lapsed hold is not)."""
-    return or_(Registration.stored_status == RegistrationStatus.CONFIRMED, _holding(now))
+    return or_(Registration.stored_status == CONFIRMED, _holding(now))
+
+
+def _tickets_of(event_id: uuid.UUID, changed_since: datetime | None) -> list[ColumnElement[bool]]:
+    conditions = [Registration.event_id == event_id, Registration.ticket_issued_at.is_not(None)]
+    if changed_since is not None:
+        conditions.append(Registration.ticket_changed_at > changed_since)
+    return conditions
 
 
 def _confirmable(registration_id: uuid.UUID, now: datetime) -> tuple[ColumnElement[bool], ...]:
@@ -92,6 +100,7 @@ NEW_COLUMNS = (
     "failed_attempts",
     "notice_message_id",
     "created_at",
+    "link_base",
 )
 _NEW_VALUES = {
     name: EVENT_ID if name == "event_id" else USER_ID if name == "user_id" else None
@@ -114,6 +123,7 @@ INSERT_WITHIN_LIMIT = insert(REGISTRATIONS).from_select(
 class EventAsSeen:
     """An event as a registration sees it before taking a seat (read without its lock)."""
 
+    name: str
     provider_status: str
     registration_deadline: datetime | None
     capacity: int | None
@@ -153,6 +163,7 @@ def _look_before_registering(dialect: str) -> Select[*tuple[Any, ...]]:
     )
     events = Event.__table__.c  # Core columns: the ORM's compile step bought nothing here
     return select(
+        events.name,
         events.provider_status,
         events.registration_deadline,
         events.capacity,
@@ -274,13 +285,18 @@ class RegistrationRepository:
             failed_attempts=Registration.failed_attempts + 1,
         )
 
-    async def confirm(self, registration_id: uuid.UUID, now: datetime) -> bool:
-        """Confirms a holding registration that is not locked; False otherwise."""
+    async def confirm(self, registration_id: uuid.UUID, now: datetime, link_base: str) -> bool:
+        """Confirms a holding registration that is not locked, issuing its ticket; False
+        otherwise. `link_base` is where later notices' links point to (when PUBLIC_BASE_URL
+        is not set)."""
         return await self._update_one(
             _confirmable(registration_id, now),
-            stored_status=RegistrationStatus.CONFIRMED,
+            stored_status=CONFIRMED,
             confirmed_at=now,
             expires_at=None,
+            ticket_issued_at=now,
+            ticket_changed_at=now,
+            link_base=link_base,
         )
 
     async def cancel(self, registration_id: uuid.UUID, now: datetime) -> bool:
@@ -290,6 +306,7 @@ class RegistrationRepository:
             stored_status=RegistrationStatus.CANCELLED,
             cancelled_at=now,
             expires_at=None,
+            ticket_changed_at=now,  # a ticket it had is revoked
         )
 
     async def replace_code(
@@ -346,7 +363,12 @@ class RegistrationRepository:
         result = await self.session.scalars(
             update(Registration)
             .where(Registration.event_id == event_id, _active(now))
-            .values(stored_status=RegistrationStatus.CANCELLED, cancelled_at=now, expires_at=None)
+            .values(
+                stored_status=RegistrationStatus.CANCELLED,
+                cancelled_at=now,
+                expires_at=None,
+                ticket_changed_at=now,
+            )
             .returning(Registration)
             .execution_options(populate_existing=True)
         )
@@ -355,6 +377,70 @@ class RegistrationRepository:
     async def active_for_event(self, event_id: uuid.UUID, now: datetime) -> list[Registration]:
         rows = await self.session.scalars(
             select(Registration).where(Registration.event_id == event_id, _active(now))
+        )
+        return list(rows)
+
+    # -- tickets (SPEC §4.6)
+
+    async def get(self, registration_id: uuid.UUID) -> Registration | None:
+        return await self.session.get(Registration, registration_id)
+
+    async def reissue(self, registration_id: uuid.UUID, now: datetime) -> bool:
+        """A new version of a confirmed registration's ticket: older tokens are revoked."""
+        return await self._update_one(
+            (
+                Registration.id == registration_id,
+                Registration.stored_status == CONFIRMED,
+            ),
+            ticket_version=Registration.ticket_version + 1,
+            ticket_issued_at=now,
+            ticket_changed_at=now,
+        )
+
+    async def check_in(
+        self, registration_id: uuid.UUID, version: int, at: datetime, now: datetime
+    ) -> bool:
+        """Checks the ticket in at `at`, if that version is valid and not checked in yet. On
+        PostgreSQL a concurrent scan of the same ticket waits on the row and then finds it
+        checked in: one check-in, however many replicas scan at once."""
+        return await self._update_one(
+            (
+                Registration.id == registration_id,
+                Registration.stored_status == CONFIRMED,
+                Registration.ticket_version == version,
+                Registration.checked_in_at.is_(None),
+            ),
+            checked_in_at=at,
+            ticket_changed_at=now,
+        )
+
+    async def count_tickets(self, event_id: uuid.UUID, changed_since: datetime | None) -> int:
+        count = await self.session.scalar(
+            select(func.count()).where(*_tickets_of(event_id, changed_since))
+        )
+        return count or 0
+
+    async def page_tickets(
+        self, event_id: uuid.UUID, changed_since: datetime | None, *, offset: int, limit: int
+    ) -> Sequence[Registration]:
+        """Oldest change first, so that the last one of the last page is the next
+        `changed_since`."""
+        rows = await self.session.scalars(
+            select(Registration)
+            .where(*_tickets_of(event_id, changed_since))
+            .order_by(Registration.ticket_changed_at, Registration.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return rows.all()
+
+    async def confirmed_before(self, event_id: uuid.UUID, before: datetime) -> list[Registration]:
+        rows = await self.session.scalars(
+            select(Registration).where(
+                Registration.event_id == event_id,
+                Registration.stored_status == CONFIRMED,
+                Registration.confirmed_at < before,
+            )
         )
         return list(rows)
 

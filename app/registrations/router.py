@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, status
 from app.auth.dependencies import AUTHENTICATION_ERRORS, CurrentUserId
 from app.core.errors import PageNotFoundError, RequestInvalidError, problem_responses
 from app.core.pagination import Found, Page, PageRequestDep, page_body
-from app.dependencies import UnitOfWorkDep, surroundings_of
+from app.dependencies import UnitOfWorkDep, link_base_of, surroundings_of
 from app.events.errors import EventNotFoundError
 from app.idempotency.dependencies import IdempotencyDep
 from app.idempotency.errors import IdempotencyKeyReusedError
@@ -72,6 +72,7 @@ async def register(
     user_id: CurrentUserId,
     service: RegistrationServiceDep,
     idempotency: IdempotencyDep,
+    request: Request,
 ) -> RegistrationRead:
     """Registers a visitor: the registration is `pending` — it holds a seat — until confirmed
     with the 6-digit code that the notification service sends to `email`, or until its
@@ -79,7 +80,8 @@ async def register(
     `/problems/event-full`: join its waiting list instead."""
 
     async def create() -> RegistrationRead:
-        return RegistrationRead.model_validate(await service.register(user_id, event_id, data))
+        registration = await service.register(user_id, event_id, data, link_base_of(request))
+        return RegistrationRead.model_validate(registration)
 
     return await idempotency.once(Asked("register", event_id, data), RegistrationRead, create)
 
@@ -99,10 +101,12 @@ async def confirm(
     data: ConfirmRequest,
     user_id: CurrentUserId,
     service: RegistrationServiceDep,
+    request: Request,
 ) -> RegistrationRead:
-    """Confirms with the emailed code; after 5 wrong codes the registration is locked (429).
-    An expired hold cannot be confirmed (409)."""
-    registration = await service.confirm(user_id, registration_id, data.code)
+    """Confirms with the emailed code, which issues the ticket (`GET …/ticket`) and queues a
+    notice with its link; after 5 wrong codes the registration is locked (429). An expired hold
+    cannot be confirmed (409)."""
+    registration = await service.confirm(user_id, registration_id, data.code, link_base_of(request))
     return RegistrationRead.model_validate(registration)
 
 

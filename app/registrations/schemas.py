@@ -45,6 +45,9 @@ class RegistrationRead(BaseModel):
     created_at: datetime
     confirmed_at: datetime | None
     cancelled_at: datetime | None
+    checked_in_at: datetime | None = Field(
+        description="When the visitor's ticket was first scanned at the door; null until then"
+    )
 
 
 class RegistrationDetail(RegistrationRead):

@@ -40,7 +40,11 @@ from app.registrations.models import (
     WaitlistStatus,
     email_key,
 )
-from app.registrations.repository import DuplicateActiveEmailError, EventAsSeen
+from app.registrations.repository import (
+    DuplicateActiveEmailError,
+    EventAsSeen,
+    RegistrationRepository,
+)
 from app.registrations.schemas import NotificationStatus, RegistrationCreate
 
 logger = logging.getLogger(__name__)
@@ -52,18 +56,33 @@ NOTIFICATION_STATUSES = {
 }
 
 
-def refuse_unless_holding(registration: Registration, now: datetime) -> None:
-    """Raises the error that says why a registration cannot be confirmed or get a new code:
-    it is confirmed, cancelled, expired or locked."""
+def refuse_if_ended(registration: Registration, now: datetime) -> RegistrationStatus:
+    """Raises when the registration is cancelled or expired; else returns its status."""
     status = registration.status_at(now)
-    if status is RegistrationStatus.CONFIRMED:
-        raise RegistrationConfirmedError()
     if status is RegistrationStatus.CANCELLED:
         raise RegistrationCancelledError()
     if status is RegistrationStatus.EXPIRED:
         raise RegistrationExpiredError()
+    return status
+
+
+def refuse_unless_holding(registration: Registration, now: datetime) -> None:
+    """Raises the error that says why a registration cannot be confirmed or get a new code:
+    it is confirmed, cancelled, expired or locked."""
+    if refuse_if_ended(registration, now) is RegistrationStatus.CONFIRMED:
+        raise RegistrationConfirmedError()
     if registration.locked:
         raise RegistrationLockedError()
+
+
+async def registration_of(
+    registrations: RegistrationRepository, user_id: uuid.UUID, registration_id: uuid.UUID
+) -> Registration:
+    """The user's registration with that id; another user's is not found, as an unknown one."""
+    registration = await registrations.get_for_user(registration_id, user_id)
+    if registration is None:
+        raise RegistrationNotFoundError()
+    return registration
 
 
 class RegistrationService(Lifecycle):
@@ -73,7 +92,7 @@ class RegistrationService(Lifecycle):
     # -- registrations
 
     async def register(
-        self, user_id: uuid.UUID, event_id: uuid.UUID, data: RegistrationCreate
+        self, user_id: uuid.UUID, event_id: uuid.UUID, data: RegistrationCreate, link_base: str
     ) -> Registration:
         """Everything that does not need the seat comes first — the checks, the code and its
         notice, the registration itself — and the seat is taken last, in one statement that
@@ -89,9 +108,11 @@ class RegistrationService(Lifecycle):
         )
         seen = self._refuse_before_holding(event_id, seen, version, now)
         until = now + timedelta(seconds=self.settings.registration_hold_seconds)
-        registration = self.pending(event_id, user_id, data.full_name, data.email, now, until)
+        registration = self.pending(
+            event_id, user_id, data.full_name, data.email, now, until, link_base
+        )
         issued = await self.issue_code(
-            registration.id, lambda code: self.notices.code(registration, code)
+            registration.id, lambda code: self.notices.code(registration, seen.name, code, until)
         )
         registration.code_hash, registration.notice_message_id = issued.code_hash, issued.notice_id
         await self._add_within_limit(registration)
@@ -109,8 +130,10 @@ class RegistrationService(Lifecycle):
         return registration
 
     async def confirm(
-        self, user_id: uuid.UUID, registration_id: uuid.UUID, code: str
+        self, user_id: uuid.UUID, registration_id: uuid.UUID, code: str, link_base: str
     ) -> Registration:
+        """Confirms with the emailed code: the ticket is issued, and a notice with its link
+        queued."""
         registration = await self._mine(user_id, registration_id)
         now = utcnow()
         if registration.status_at(now) is RegistrationStatus.CONFIRMED:
@@ -119,8 +142,11 @@ class RegistrationService(Lifecycle):
         if not self.codes.matches(registration.id, code, registration.code_hash):
             if await self.registrations.count_failed_attempt(registration.id, now):
                 raise WrongCodeError()
-        elif await self.registrations.confirm(registration.id, now):
+        elif await self.registrations.confirm(registration.id, now, link_base):
             await self.registrations.refresh(registration)
+            event = await self.catalogue.read(registration.event_id)
+            notice_id = await self.notices.confirmed(registration, event, event.venue)
+            await self.registrations.set_notice(registration.id, notice_id)
             return registration
         # Changed meanwhile (confirmed, cancelled, expired or locked by a concurrent request).
         await self.registrations.refresh(registration)
@@ -135,8 +161,9 @@ class RegistrationService(Lifecycle):
         registration = await self._mine(user_id, registration_id)
         now = utcnow()
         self._refuse_a_resend(registration, now)
+        event = await self.catalogue.read(registration.event_id)
         issued = await self.issue_code(
-            registration.id, lambda code: self.notices.new_code(registration, code)
+            registration.id, lambda code: self.notices.new_code(registration, event.name, code)
         )
         interval = timedelta(seconds=self.settings.code_resend_interval_seconds)
         replaced = await self.registrations.replace_code(
@@ -163,7 +190,7 @@ class RegistrationService(Lifecycle):
         event = await self.catalogue.lock(registration.event_id)
         if await self.registrations.cancel(registration.id, now):
             event.release_seats(1)
-            notice_id = await self.notices.cancelled(registration)
+            notice_id = await self.notices.cancelled(registration, event)
             await self.registrations.set_notice(registration.id, notice_id)
             await self.settle(event, now)
         await self.registrations.refresh(registration)
@@ -332,10 +359,7 @@ class RegistrationService(Lifecycle):
         return await self.waitlist.position(entry)
 
     async def _mine(self, user_id: uuid.UUID, registration_id: uuid.UUID) -> Registration:
-        registration = await self.registrations.get_for_user(registration_id, user_id)
-        if registration is None:
-            raise RegistrationNotFoundError()
-        return registration
+        return await registration_of(self.registrations, user_id, registration_id)
 
     async def _my_entry(self, user_id: uuid.UUID, entry_id: uuid.UUID) -> WaitlistEntry:
         entry = await self.waitlist.get_for_user(entry_id, user_id)

@@ -44,6 +44,25 @@ async def test_createsuperuser_makes_a_staff_user_who_can_log_in(tmp_path):
     assert me.json()["is_staff"] is True
 
 
+async def test_grant_door_gives_a_user_the_door_role(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    env = child_environment(DATABASE_URL=url)
+    await run_cli("migrate", env=env, cwd=tmp_path)
+    args = ("createsuperuser", "--username", "ivan", "--password", "s3cret-door-pass")
+    await run_cli(*args, env=env, cwd=tmp_path)
+
+    granted = await run_cli("grant-door", "ivan", env=env, cwd=tmp_path)
+    unknown = await run_cli("grant-door", "nobody", env=env, cwd=tmp_path)
+
+    assert granted[0] == 0
+    assert "ivan" in granted[1]
+    assert unknown[0] == 1
+    assert "nobody" in unknown[2]
+    assert "Traceback" not in unknown[2]
+    me = await _login_and_me(url, "ivan", "s3cret-door-pass")
+    assert me.json()["is_door"] is True
+
+
 async def test_createsuperuser_refuses_duplicates_weak_passwords_and_missing_input(tmp_path):
     env = child_environment(DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
     await run_cli("migrate", env=env, cwd=tmp_path)

@@ -58,6 +58,7 @@ async def test_the_installed_wheel_migrates_and_serves(installed_wheel, tmp_path
         DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'image.db'}",
         ENVIRONMENT="production",
         JWT_SECRET_KEY="a-production-secret-of-at-least-32-chars",
+        TICKET_SIGNING_KEY="AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
         EVENTS_PROVIDER_URL="https://events.example.com/api/events/",
         NOTIFICATIONS_URL="https://notifications.example.com/api/notifications",
         SYNC_INTERVAL_SECONDS="0",

@@ -47,9 +47,17 @@ async def test_the_code_is_written_to_the_log_and_confirms_the_registration(data
             json={"code": code.group(1)},
             headers=headers,
         )
-        shown = await http.get(f"/api/registrations/{registration['id']}", headers=headers)
+        url = f"/api/registrations/{registration['id']}"
+
+        async def confirmed_notice_written() -> bool:
+            shown = await http.get(url, headers=headers)
+            return shown.json()["notification_status"] == "sent"
+
+        await eventually(confirmed_notice_written)
+        confirmed_notice = notices()[-1]
 
     assert notice.startswith("notice to ivan@example.com: Здравствуйте, Иван Петров!")
     assert confirmed.status_code == 200
     assert confirmed.json()["status"] == "confirmed"
-    assert shown.json()["notification_status"] == "sent"
+    assert "подтверждена" in confirmed_notice
+    assert f"http://testserver/api/registrations/{registration['id']}/ticket" in confirmed_notice

@@ -2,7 +2,7 @@
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
@@ -15,7 +15,10 @@ from tests.support.auth import access_token, bearer
 from tests.support.events import create_event, update_event
 from tests.support.notifications import OWNER_ID, eventually
 
-CODE_MESSAGE = re.compile(r"Здравствуйте, (?P<name>.+)! Ваш код подтверждения: (?P<code>\d{6})")
+CODE_MESSAGE = re.compile(
+    r"Здравствуйте, (?P<name>.+)! Ваш код подтверждения: (?P<code>\d{6}) — регистрация на "
+    r"мероприятие «(?P<event>.+)»\. Место за вами до (?P<until>\d\d\.\d\d\.\d{4} \d\d:\d\d UTC)\."
+)
 VISITOR = {"full_name": "Иван Петров", "email": "ivan@example.com"}
 
 
@@ -30,10 +33,14 @@ def messages_to(notifications, email):
 
 
 async def delivered_code(notifications, email=VISITOR["email"]) -> str:
-    await eventually(lambda: messages_to(notifications, email))
-    match = CODE_MESSAGE.fullmatch(messages_to(notifications, email)[0]["message"])
-    assert match, messages_to(notifications, email)
-    return match["code"]
+    """The code of the first code notice to `email`."""
+    await eventually(lambda: codes_to(notifications, email))
+    return codes_to(notifications, email)[0]["code"]
+
+
+def codes_to(notifications, email):
+    found = (CODE_MESSAGE.fullmatch(body["message"]) for body in messages_to(notifications, email))
+    return [match for match in found if match]
 
 
 async def registered_with_code(api, relay_app, notifications):
@@ -62,7 +69,10 @@ async def test_registration_is_pending_and_its_code_reaches_the_notification_ser
     [body] = messages_to(notifications, VISITOR["email"])
     assert set(body) == {"id", "owner_id", "email", "message"}
     assert body["owner_id"] == OWNER_ID
-    assert CODE_MESSAGE.fullmatch(body["message"])["name"] == "Иван Петров"
+    notice = CODE_MESSAGE.fullmatch(body["message"])
+    assert (notice["name"], notice["event"]) == ("Иван Петров", event.name)
+    hold_ends = datetime.fromisoformat(registration["expires_at"])
+    assert notice["until"] == hold_ends.astimezone(UTC).strftime("%d.%m.%Y %H:%M UTC")
     uuid.UUID(body["id"])
 
     async def notification_sent():
@@ -211,6 +221,7 @@ async def test_cancelling_frees_the_seat_and_sends_a_notice(api, relay_app, noti
     await eventually(lambda: len(messages_to(notifications, VISITOR["email"])) == 2)
     notice = messages_to(notifications, VISITOR["email"])[-1]["message"]
     assert "отменена" in notice
+    assert f"«{event.name}»" in notice
     assert not CODE_MESSAGE.search(notice)
     confirm = await api.post(f"{url}/confirm", json={"code": "123456"}, headers=headers)
     assert confirm.status_code == 409

@@ -207,9 +207,9 @@ async def test_a_registration_in_flight_does_not_hold_up_a_cancellation(database
 
 
 async def sql_during(app, request):
-    """The statements sent while `request` ran, but SQLite's BEGIN (PostgreSQL's is no
-    statement of its own), and its answer."""
-    sent, response = await statements_during(app, request)
+    """The statements `request` sent, but SQLite's BEGIN (PostgreSQL's is no statement of its
+    own), and its answer."""
+    sent, response = await statements_during(app, request, its_own_only=True)
     return [statement for statement in sent if not statement.startswith("BEGIN")], response
 
 

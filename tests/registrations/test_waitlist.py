@@ -45,6 +45,7 @@ async def test_a_full_event_sends_visitors_to_its_waiting_list_and_a_freed_seat_
         after = (await ivan.get(f"/api/events/{event.id}")).json()
         mine = (await maria.get("/api/waitlist")).json()
         metrics = (await http.get("/metrics")).text
+        told = await notices_when(notifications, visitor("maria")["email"], 2)
 
     assert too_early.status_code == 409
     assert too_early.json()["type"].endswith("/seats-available")
@@ -58,8 +59,9 @@ async def test_a_full_event_sends_visitors_to_its_waiting_list_and_a_freed_seat_
     assert (second.json()["position"], listed["waitlist_count"]) == (2, 2)
     assert twice.json()["type"].endswith("/already-waiting")
     assert (offered["status"], offered["position"]) == ("offered", None)
-    [offer_notice] = await notices_when(notifications, visitor("maria")["email"], 1)
+    offer_notice, confirmed_notice = told
     assert event.name in offer_notice
+    assert "подтверждена" in confirmed_notice
     assert (confirmed.status_code, confirmed.json()["status"]) == (200, "confirmed")
     assert (moved_up["status"], moved_up["position"]) == ("waiting", 1)
     assert (after["registrations_count"], after["seats_left"], after["waitlist_count"]) == (1, 0, 1)
