@@ -49,6 +49,11 @@ class Venue(Base):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def place_line(self) -> str:
+        """Name, city and address, as a visitor reads them (a notice, a calendar entry)."""
+        return ", ".join(part for part in (self.name, self.city, self.address) if part)
+
 
 class Event(Base):
     """A provider's event, keyed by the provider's id.

@@ -55,9 +55,7 @@ def _when(event: Event) -> str:
 
 
 def _where(venue: Venue | None) -> str:
-    if venue is None:
-        return "место уточняется"
-    return ", ".join(part for part in (venue.name, venue.city, venue.address) if part)
+    return venue.place_line if venue is not None else "место уточняется"
 
 
 def _in_time(seconds: int) -> str:
@@ -77,17 +75,16 @@ class Notices:
         visitor reached us when confirming (None: no link can be given)."""
         return self._public_base_url or to.link_base
 
-    def _link(self, to: Holder, what: str) -> str:
+    def _link(self, to: Holder, label: str, path: str) -> str:
+        """ " Label: <absolute link>." to the registration's `path`, or "" with no base."""
         base = self.links_base(to)
-        return f" {what}: {base}/api/registrations/{to.id}/" if base else ""
+        return f" {label}: {base}/api/registrations/{to.id}/{path}." if base else ""
 
     def _ticket(self, to: Holder) -> str:
-        link = self._link(to, "Билет")
-        return f"{link}ticket." if link else ""
+        return self._link(to, "Билет", "ticket")
 
     def _calendar(self, to: Holder) -> str:
-        link = self._link(to, "Календарь")
-        return f"{link}calendar.ics." if link else ""
+        return self._link(to, "Календарь", "calendar.ics")
 
     async def code(self, to: Visitor, event_name: str, code: str, until: datetime) -> uuid.UUID:
         text = (

@@ -383,36 +383,44 @@ class RegistrationRepository:
     # -- tickets (SPEC §4.6)
 
     async def get(self, registration_id: uuid.UUID) -> Registration | None:
-        return await self.session.get(Registration, registration_id)
+        """The registration as stored now (read afresh)."""
+        return await self.session.get(Registration, registration_id, populate_existing=True)
 
     async def reissue(self, registration_id: uuid.UUID, now: datetime) -> bool:
         """A new version of a confirmed registration's ticket: older tokens are revoked."""
         return await self._update_one(
-            (
-                Registration.id == registration_id,
-                Registration.stored_status == CONFIRMED,
-            ),
+            (Registration.id == registration_id, Registration.stored_status == CONFIRMED),
             ticket_version=Registration.ticket_version + 1,
             ticket_issued_at=now,
             ticket_changed_at=now,
         )
 
     async def check_in(
-        self, registration_id: uuid.UUID, version: int, at: datetime, now: datetime
-    ) -> bool:
-        """Checks the ticket in at `at`, if that version is valid and not checked in yet. On
-        PostgreSQL a concurrent scan of the same ticket waits on the row and then finds it
-        checked in: one check-in, however many replicas scan at once."""
-        return await self._update_one(
-            (
+        self,
+        registration_id: uuid.UUID,
+        event_id: uuid.UUID,
+        version: int,
+        at: datetime,
+        now: datetime,
+    ) -> Registration | None:
+        """Checks the ticket in at `at`, if that version of the event's ticket is valid and not
+        checked in yet; returns the registration so checked in, else None. On PostgreSQL a
+        concurrent scan of the same ticket waits on the row and then finds it checked in: one
+        check-in, however many replicas scan at once."""
+        checked_in = await self.session.scalars(
+            update(Registration)
+            .where(
                 Registration.id == registration_id,
+                Registration.event_id == event_id,
                 Registration.stored_status == CONFIRMED,
                 Registration.ticket_version == version,
                 Registration.checked_in_at.is_(None),
-            ),
-            checked_in_at=at,
-            ticket_changed_at=now,
+            )
+            .values(checked_in_at=at, ticket_changed_at=now)
+            .returning(Registration)
+            .execution_options(populate_existing=True)
         )
+        return checked_in.one_or_none()
 
     async def count_tickets(self, event_id: uuid.UUID, changed_since: datetime | None) -> int:
         count = await self.session.scalar(

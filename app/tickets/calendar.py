@@ -16,14 +16,6 @@ def event_uid(event: Event) -> str:
     return f"{event.id}@{UID_DOMAIN}"
 
 
-def location_of(event: Event) -> str | None:
-    """Needs `event.venue` loaded."""
-    venue = event.venue
-    if venue is None:
-        return None
-    return ", ".join(part for part in (venue.name, venue.city, venue.address) if part)
-
-
 def calendar_file(event: Event, *, cancelled: bool, url: str | None, now: datetime) -> bytes:
     """`event` with its venue loaded and its time set; `cancelled` for the event or the
     visitor's registration; `url` where the entry points to (the ticket)."""
@@ -33,9 +25,8 @@ def calendar_file(event: Event, *, cancelled: bool, url: str | None, now: dateti
     entry.add("dtstamp", now)
     entry.add("dtstart", event.event_time)
     entry.add("summary", event.name)
-    location = location_of(event)
-    if location:
-        entry.add("location", location)
+    if event.venue is not None:
+        entry.add("location", event.venue.place_line)
     entry.add("sequence", event.times_moved)
     entry.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     if url:

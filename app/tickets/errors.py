@@ -85,3 +85,5 @@ _REFUSALS: dict[ScanResult, type[ScanRefusedError]] = {
     ScanResult.WRONG_EVENT: WrongEventError,
     ScanResult.EVENT_CANCELLED: EventCancelledError,
 }
+# Every problem a scan may answer with (for the routes' documentation).
+SCAN_REFUSALS = tuple(_REFUSALS.values())

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -80,11 +80,9 @@ class TicketRepository:
         await self.session.execute(
             update(REMINDERS)
             .where(
-                and_(
-                    REMINDERS.c.event_id == event_id,
-                    REMINDERS.c.offset_seconds == offset_seconds,
-                    REMINDERS.c.event_time == event_time,
-                )
+                REMINDERS.c.event_id == event_id,
+                REMINDERS.c.offset_seconds == offset_seconds,
+                REMINDERS.c.event_time == event_time,
             )
             .values(recipients=recipients)
         )

@@ -25,13 +25,9 @@ from app.registrations.errors import (
 )
 from app.registrations.models import RegistrationStatus
 from app.tickets.errors import (
-    AlreadyCheckedInError,
-    EventCancelledError,
+    SCAN_REFUSALS,
     EventNotScheduledError,
-    InvalidTicketError,
     RegistrationNotConfirmedError,
-    RevokedTicketError,
-    WrongEventError,
     scan_refusal,
 )
 from app.tickets.models import ScanResult
@@ -72,13 +68,6 @@ TICKET_ERRORS = (
     RequestInvalidError,
 )
 DOOR_ERRORS = (*AUTHENTICATION_ERRORS, DoorOnlyError, EventNotFoundError, RequestInvalidError)
-SCAN_REFUSALS = (
-    InvalidTicketError,
-    AlreadyCheckedInError,
-    RevokedTicketError,
-    WrongEventError,
-    EventCancelledError,
-)
 
 
 async def get_ticket_keys(keyring: TicketKeyringDep, database: DatabaseDep) -> TicketKeys:

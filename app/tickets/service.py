@@ -190,15 +190,15 @@ class CheckinService:
             return ScanOutcome(ScanResult.WRONG_EVENT)
         if event.provider_status == CANCELLED_PROVIDER_STATUS:
             return ScanOutcome(ScanResult.EVENT_CANCELLED)
+        checked_in = await self.registrations.check_in(
+            claims.registration_id, event.id, claims.version, scanned_at, now
+        )
+        if checked_in is not None:
+            return ScanOutcome(ScanResult.OK, checked_in.checked_in_at, checked_in)
+        # Why not: read it as it is now (a concurrent scan may have just checked it in).
         registration = await self.registrations.get(claims.registration_id)
         if registration is None or registration.event_id != event.id:
             return ScanOutcome(ScanResult.REVOKED_TICKET)  # erased
-        checked_in = await self.registrations.check_in(
-            registration.id, claims.version, scanned_at, now
-        )
-        await self.registrations.refresh(registration)
-        if checked_in:
-            return ScanOutcome(ScanResult.OK, registration.checked_in_at, registration)
         valid = (
             registration.stored_status == RegistrationStatus.CONFIRMED
             and registration.ticket_version == claims.version
