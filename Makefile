@@ -3,10 +3,10 @@ UV := ./scripts/uv
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format bench bench-sales bench-checkin chaos
+.PHONY: run test lint format bench bench-sales bench-checkin bench-stream chaos
 
-run: ## serve on SQLite (creates the database, applies migrations)
-	$(UV) run --frozen events-face serve --host $(HOST) --port $(PORT)
+run: ## serve on SQLite (creates the database, applies migrations); `make run PORT=8080`
+	$(UV) run --frozen --no-dev events-face serve --host $(HOST) --port $(PORT)
 
 test: ## the whole suite (SQLite; PostgreSQL too when TEST_DATABASE_URL is set)
 	$(UV) run --frozen pytest
@@ -28,6 +28,9 @@ bench-sales: ## registrations when sales open, against two limits (PostgreSQL; r
 
 bench-checkin: ## check-in scans through two replicas (PostgreSQL; recreates `checkinbench`): bench/README.md
 	$(UV) run --frozen python -m bench.checkin
+
+bench-stream: ## the change stream's consumer against raw aiokafka, on Tansu (PostgreSQL; recreates `streambench`): bench/README.md
+	$(UV) run --frozen python -m bench.stream
 
 chaos: ## outbox faults and rolling restarts behind HAProxy (installs haproxy, wrk; restarts PostgreSQL once): docs/operations.md
 	./scripts/chaos $(CHAOS_ARGS)

@@ -70,18 +70,28 @@ def migrate(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _ask(value: str | None, prompt: str, *, secret: bool = False) -> str | None:
-    if value or not sys.stdin.isatty():
-        return value
-    return getpass.getpass(prompt) if secret else input(prompt)
+def _should_ask(value: str | None) -> bool:
+    """Whether to ask for `value`: it was not given, and someone can answer."""
+    return not value and sys.stdin.isatty()
+
+
+def _ask(value: str | None, prompt: str) -> str | None:
+    return input(prompt) if _should_ask(value) else value
 
 
 def createsuperuser(args: argparse.Namespace, settings: Settings) -> int:
     username = _ask(args.username, "Username: ")
     email = _ask(args.email, "Email (optional): ")
-    password = _ask(args.password, "Password: ", secret=True)
+    password = args.password
+    if _should_ask(password):
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Password (again): ") != password:
+            return _fail("the two passwords differ; no user was created")
     if not username or not password:
-        return _fail("--username and --password are required when not run in a terminal")
+        return _fail(
+            "a username and a password are required "
+            "(--username and --password when not run in a terminal)"
+        )
     try:
         data = RegisterRequest(username=username, password=password, email=email or None)
     except ValidationError as error:

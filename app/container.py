@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
+from opentelemetry.trace import Tracer
 
+from app.auth.erased import ErasedUsers
 from app.core.background import BackgroundLoops
 from app.core.config import Settings
 from app.core.database import Database, create_engine
@@ -20,6 +22,7 @@ from app.core.passwords import PasswordHasher
 from app.core.ratelimit import RateLimiter, storage_for
 from app.core.security import TokenCodec
 from app.core.shutdown import Drain
+from app.core.tracing import NO_TRACER, tracing_from
 from app.events.cache import PageCache
 from app.events.version import LatestVersion
 from app.flows import ProviderUpdates
@@ -31,6 +34,7 @@ from app.sync.service import SyncService
 from app.tickets.signing import TicketKeyring
 
 if TYPE_CHECKING:
+    from app.core.telemetry import Tracing
     from app.stream.consumer import StreamConsumer
 
 # Background work gets this long to stop (inside uvicorn's graceful-shutdown window).
@@ -43,6 +47,8 @@ class Container:
     database: Database
     metrics: Metrics
     token_codec: TokenCodec
+    # The accounts erased while their access tokens may still live (app/auth/erased.py).
+    erased_users: ErasedUsers
     password_hasher: PasswordHasher
     rate_limiter: RateLimiter
     # Set once a unit of work that wrote an outbox message commits, here or (through the
@@ -64,12 +70,22 @@ class Container:
     ticket_keys: TicketKeyring
     background: BackgroundLoops
     drain: Drain
+    # Spans of the background work (the relay's sends, sync runs, stream messages); a no-op
+    # tracer when tracing is off.
+    tracer: Tracer
 
 
 @asynccontextmanager
 async def open_container(
-    settings: Settings, *, metrics: Metrics | None = None, drain: Drain | None = None
+    settings: Settings,
+    *,
+    metrics: Metrics | None = None,
+    drain: Drain | None = None,
+    tracing: "Tracing | None" = None,
 ) -> AsyncIterator[Container]:
+    """The collaborators; traced through `tracing`, or as the settings say, and that tracing
+    closed with them."""
+    tracing = tracing or tracing_from(settings)
     database = Database(create_engine(settings.database_url, pool_size=settings.database_pool_size))
     metrics = metrics or Metrics()
     relay_wake = asyncio.Event()
@@ -78,12 +94,18 @@ async def open_container(
     updates = ProviderUpdates(surroundings)
     provider_http = create_provider_http_client()
     notifications_http = create_notifications_http_client(settings)
+    tracer = tracing.tracer if tracing else NO_TRACER
+    if tracing is not None:
+        tracing.instrument_engine(database.engine)
+        tracing.instrument_client(provider_http)
+        tracing.instrument_client(notifications_http)
     background = BackgroundLoops()
     container = Container(
         settings=settings,
         database=database,
         metrics=metrics,
         token_codec=TokenCodec(settings.secret_key, settings.jwt_issuer),
+        erased_users=ErasedUsers(database, background, settings.access_token_ttl_seconds),
         password_hasher=PasswordHasher(),
         rate_limiter=RateLimiter(storage_for(settings.redis_url), settings.rate_limit_auth),
         relay_wake=relay_wake,
@@ -93,11 +115,16 @@ async def open_container(
         catalogue_pages=PageCache(catalogue_version, settings.catalogue_cache_bytes),
         surroundings=surroundings,
         provider_updates=updates,
-        sync=SyncService(database, create_provider_client(provider_http, settings), updates),
-        stream_consumer=_stream_consumer(settings, StreamService(database, updates, metrics)),
+        sync=SyncService(
+            database, create_provider_client(provider_http, settings), updates, tracer
+        ),
+        stream_consumer=_stream_consumer(
+            settings, StreamService(database, updates, metrics, tracer)
+        ),
         ticket_keys=TicketKeyring(settings),
         background=background,
         drain=drain or Drain(),
+        tracer=tracer,
     )
     try:
         yield container
@@ -106,6 +133,9 @@ async def open_container(
         await provider_http.aclose()
         await notifications_http.aclose()
         await database.dispose()
+        if tracing is not None:
+            # The exporter's last send blocks until the collector answers: not on the loop.
+            await asyncio.to_thread(tracing.close)
 
 
 def _stream_consumer(settings: Settings, service: StreamService) -> "StreamConsumer | None":

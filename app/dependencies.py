@@ -14,6 +14,7 @@ from typing import Annotated, Any, cast
 from fastapi import Depends, Request
 from starlette.applications import Starlette
 
+from app.auth.erased import ErasedUsers
 from app.container import Container
 from app.core.background import BackgroundLoops
 from app.core.database import Database, UnitOfWork
@@ -52,6 +53,10 @@ def _collaborator(name: str) -> Callable[[Request], Awaitable[Any]]:
 # dependencies that need them call them.
 def token_codec_of(request: Request) -> TokenCodec:
     return container_of(request.app).token_codec
+
+
+def erased_users_of(request: Request) -> ErasedUsers:
+    return container_of(request.app).erased_users
 
 
 def catalogue_pages_of(request: Request) -> PageCache:

@@ -105,6 +105,7 @@ def outbox_relay(container: Container) -> OutboxRelay:
         container.settings,
         container.metrics,
         container.relay_wake,
+        container.tracer,
     )
 
 

@@ -5,12 +5,14 @@ import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 from app import __version__
 from app.admin.site import ADMIN_PATH, bind_admin, mount_admin
+from app.auth.erased import ERASURE_CHANNEL
 from app.auth.router import router as auth_router
 from app.container import open_container
 from app.core.config import ConfigurationError, Settings, settings_from_environment
@@ -23,25 +25,34 @@ from app.core.middleware import (
     TrustedProxyHeaders,
     keep_uvicorn_from_trusting_its_own_default,
 )
+from app.core.offline_docs import install_offline_docs
 from app.core.openapi import install_openapi
 from app.core.shutdown import CloseConnectionsWhileDraining, Drain, draining_on_sigterm
+from app.core.tracing import tracing_from
 from app.events.router import router as events_router
 from app.jobs import jobs_for_the_app, start_jobs
 from app.operations.router import router as operations_router
+from app.privacy.router import router as privacy_router
 from app.registrations.router import router as registrations_router
 from app.registrations.router import waitlist_router
 from app.sync.router import router as sync_router
 from app.tickets.router import checkin_router
 from app.tickets.router import router as tickets_router
 
+if TYPE_CHECKING:
+    from app.core.telemetry import Tracing
+
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, tracing: "Tracing | None" = None) -> FastAPI:
+    """The app; its traces go to `tracing` when given (a test's exporter), else where the
+    settings say (none by default)."""
     settings = settings or settings_from_environment()
     configure_logging(settings.log_format, settings.log_level)
     metrics = Metrics()
     drain = Drain()
+    tracing = tracing or tracing_from(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -51,22 +62,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "JWT_SECRET_KEY is not set: using a random key for this process "
                 "(development only; tokens will not survive a restart)"
             )
-        async with open_container(settings, metrics=metrics, drain=drain) as container:
+        async with open_container(
+            settings, metrics=metrics, drain=drain, tracing=tracing
+        ) as container:
             app.state.container = container
             await container.ticket_keys.load_early(container.database)
+            await container.erased_users.load_early()
+            container.listener.subscribe(ERASURE_CHANNEL, container.erased_users.read_soon)
             bind_admin(admin, container)
             start_jobs(container, jobs_for_the_app(container))
             with draining_on_sigterm(drain, settings.shutdown_drain_seconds):
                 yield
 
     # Swagger UI's and ReDoc's scripts and styles are served from the fastapi-offline package,
-    # so that /docs works with no internet.
+    # so that /docs and /redoc work with no internet; ReDoc's page is ours (its logo).
     app = FastAPIOffline(
         title="events-face",
         version=__version__,
         description="Browse the events catalogue, register visitors, confirm registrations.",
         lifespan=lifespan,
         redirect_slashes=False,
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_openapi(app)
@@ -74,11 +90,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events_router)
     app.include_router(operations_router)
     app.include_router(auth_router)
+    app.include_router(privacy_router)
     app.include_router(sync_router)
     app.include_router(registrations_router)
     app.include_router(waitlist_router)
     app.include_router(tickets_router)
     app.include_router(checkin_router)
+    install_offline_docs(app)
     admin = mount_admin(app, settings)
     # Innermost, so that it sees the route the router matched on the (rewritten) scope.
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -86,6 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(TrustedProxyHeaders, trusted=settings.trusted_proxies)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(CloseConnectionsWhileDraining, drain=drain)
+    if tracing is not None:
+        tracing.instrument_app(app)
     return app
 
 

@@ -16,7 +16,6 @@ bench/README.md (unless --no-readme).
 import argparse
 import asyncio
 import base64
-import sys
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from app.core.security import TokenCodec, TokenType
 from app.events.service import Catalogue
 from app.events.version import LatestVersion
 from app.tickets.signing import TicketClaims, TicketKeys
-from bench.load import asyncpg_dsn, bench_environment, recreate_database, write_readme
+from bench.load import asyncpg_dsn, bench_environment, print_and_record, recreate_database
 from bench.sales import (
     HOST,
     ISSUER,
@@ -197,12 +196,9 @@ def main() -> int:
             "",
         ]
     )
-    print(text)
-    for line in wrong:
-        print(f"!!! ERROR: {line} !!!", file=sys.stderr)
-    if not args.no_readme and not wrong:
-        write_readme(text, README_BEGIN, README_END)
-    return 1 if wrong else 0
+    return print_and_record(
+        text, wrong, to_readme=not args.no_readme, begin=README_BEGIN, end=README_END
+    )
 
 
 if __name__ == "__main__":

@@ -282,6 +282,17 @@ def write_readme(text: str, begin: str = README_BEGIN, end: str = README_END) ->
     readme.write_text(f"{current[:start]}\n{text}{current[end_at:]}")
 
 
+def print_and_record(text: str, wrong: list[str], *, to_readme: bool, begin: str, end: str) -> int:
+    """Prints the figures and what was wrong; writes them into bench/README.md only when
+    nothing was, and when asked; the exit status."""
+    print(text)
+    for line in wrong:
+        print(f"!!! ERROR: {line} !!!", file=sys.stderr)
+    if to_readme and not wrong:
+        write_readme(text, begin, end)
+    return 1 if wrong else 0
+
+
 # What each server runs: ours as the Dockerfile runs it and as plain uvicorn, and the yardstick.
 SERVERS = {
     "serve": [str(Path(sys.executable).with_name("events-face")), "serve", "--no-migrate"],

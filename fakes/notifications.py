@@ -45,6 +45,7 @@ class Received:
     body: dict[str, Any]
     status: int
     at: float
+    traceparent: str | None = None  # the W3C trace context the caller sent, if any
 
 
 class DroppedConnection(Exception):
@@ -104,7 +105,15 @@ class FakeNotifications:
             response = await self._answer(request, body, key)
         finally:
             self._in_flight[key] -= 1
-        self.received.append(Received(notification_id, body, response.status_code, time.time()))
+        self.received.append(
+            Received(
+                notification_id,
+                body,
+                response.status_code,
+                time.time(),
+                request.headers.get("traceparent"),
+            )
+        )
         return response
 
     async def _answer(self, request: Request, body: Any, key: str) -> Response:

@@ -1,27 +1,47 @@
 """The admin site at /admin (sqladmin), for staff users."""
 
+from pathlib import Path
+
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from sqladmin import Admin
+from sqladmin.authentication import login_required
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.responses import Response
 
 from app.admin.auth import StaffAuthentication
+from app.admin.dashboard import read_dashboard
 from app.admin.views import VIEWS
 from app.container import Container
 from app.core.config import Settings
+from app.core.database import utcnow
+from app.dependencies import container_of
 
 ADMIN_PATH = "/admin"
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+class EventsFaceAdmin(Admin):
+    @login_required
+    async def index(self, request: Request) -> Response:
+        """The home page: what an operator looks at first, each figure linked to its list."""
+        async with container_of(request.app).database.transaction() as work:
+            dashboard = await read_dashboard(work.session, utcnow())
+        context = {"dashboard": dashboard, "title": "Overview"}
+        return await self.templates.TemplateResponse(request, "dashboard.html", context)
 
 
 def mount_admin(app: FastAPI, settings: Settings) -> Admin:
     """Mounts the site at /admin/ (and /admin, which leads there); `bind_admin` completes it
     once the app has started."""
-    admin = Admin(
+    admin = EventsFaceAdmin(
         app,
         # sqladmin wants a session maker now; it is bound to the engine in bind_admin.
         session_maker=async_sessionmaker(class_=AsyncSession, expire_on_commit=False),
         base_url=ADMIN_PATH,
         title="events-face admin",
+        favicon_url="/favicon.ico",
+        templates_dir=str(TEMPLATES),
         authentication_backend=StaffAuthentication(settings),
     )
     for view in VIEWS:

@@ -3,7 +3,8 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
+from pydantic import ValidationError
 
 from app.auth.errors import (
     DoorOnlyError,
@@ -12,12 +13,20 @@ from app.auth.errors import (
     StaffOnlyError,
 )
 from app.auth.models import User
+from app.auth.schemas import LoginRequest
 from app.auth.service import AuthService
 from app.container import Container
 from app.core.database import UnitOfWork
+from app.core.errors import request_invalid
 from app.core.ratelimit import RateLimiter
 from app.core.security import InvalidTokenError, TokenType
-from app.dependencies import ContainerDep, RateLimiterDep, UnitOfWorkDep, token_codec_of
+from app.dependencies import (
+    ContainerDep,
+    RateLimiterDep,
+    UnitOfWorkDep,
+    erased_users_of,
+    token_codec_of,
+)
 
 
 class AccessTokenBearer(OAuth2PasswordBearer):
@@ -27,15 +36,20 @@ class AccessTokenBearer(OAuth2PasswordBearer):
 
     # The user's id where the base returns the token: FastAPI calls it only as a dependency.
     async def __call__(self, request: Request) -> uuid.UUID:  # type: ignore[override]
-        """The user named by a valid access token; no database call (tokens live 15 minutes)."""
+        """The user named by a valid access token; no database call (tokens live 15 minutes).
+        An erased account's tokens are refused from the moment of its erasure (ErasedUsers:
+        a set in memory)."""
         token = await super().__call__(request)
         if not token:
             raise NotAuthenticatedError()
         try:
             claims = token_codec_of(request).decode(token, TokenType.ACCESS)
-            return uuid.UUID(claims.subject)
+            user_id = uuid.UUID(claims.subject)
         except (InvalidTokenError, ValueError):
             raise InvalidAccessTokenError() from None
+        if user_id in erased_users_of(request):
+            raise InvalidAccessTokenError()
+        return user_id
 
 
 current_user_id = AccessTokenBearer(
@@ -86,6 +100,19 @@ async def get_door_user(user: CurrentUser) -> User:
 DoorUser = Annotated[User, Depends(get_door_user)]
 
 
+async def get_password_form(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+) -> LoginRequest:
+    """The OAuth2 password form's username and password, checked as the login body's are."""
+    try:
+        return LoginRequest(username=form.username, password=form.password)
+    except ValidationError as error:
+        raise request_invalid(error.errors(include_url=False), "body") from None
+
+
+PasswordForm = Annotated[LoginRequest, Depends(get_password_form)]
+
+
 class AuthRateLimit:
     """RATE_LIMIT_AUTH per client IP and per username, for one auth endpoint."""
 
@@ -113,3 +140,5 @@ def _auth_rate_limit(scope: str) -> Callable[..., Awaitable[AuthRateLimit]]:
 LoginRateLimit = Annotated[AuthRateLimit, Depends(_auth_rate_limit("login"))]
 RegisterRateLimit = Annotated[AuthRateLimit, Depends(_auth_rate_limit("register"))]
 RefreshRateLimit = Annotated[AuthRateLimit, Depends(_auth_rate_limit("refresh"))]
+# Erasing the account takes its password: guessing it there is throttled as at login.
+EraseRateLimit = Annotated[AuthRateLimit, Depends(_auth_rate_limit("erase"))]

@@ -1,14 +1,20 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, false
+from sqlalchemy import ForeignKey, Index, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.database import Base, utcnow
 
 
 class User(Base):
+    """An account. An erased one (SPEC §4.7) keeps its id, so that what refers to it stays
+    whole, and nothing else of the person: a placeholder username, no email, a password nobody
+    knows, `erased_at` set."""
+
     __tablename__ = "users"
+    # Read at start and at each erasure: the accounts erased while their tokens may still live.
+    __table_args__ = (Index("ix_users_erased_at", "erased_at"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     username: Mapped[str] = mapped_column(String(150), unique=True)
@@ -19,6 +25,7 @@ class User(Base):
     # Scans tickets at the door (SPEC §4.6); grants nothing else.
     is_door: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    erased_at: Mapped[datetime | None]
 
     def __str__(self) -> str:
         return self.username

@@ -1,4 +1,5 @@
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
@@ -22,6 +23,36 @@ class UserRepository:
         self.session.add(user)
         await self.session.flush()
         return user
+
+    async def erase(
+        self, user_id: uuid.UUID, username: str, password_hash: str, now: datetime
+    ) -> bool:
+        """Leaves nothing of the person in the account: the placeholder `username`, no email,
+        a password nobody knows, no role, inactive, `erased_at` = now (which the database
+        announces to every process on PostgreSQL: migration 0011). False when it was erased
+        already; on PostgreSQL a concurrent erasure of the same account waits here for this
+        one, and then finds it erased."""
+        result = await self.session.execute(
+            update(User)
+            .where(User.id == user_id, User.erased_at.is_(None))
+            .values(
+                username=username,
+                email=None,
+                password_hash=password_hash,
+                is_active=False,
+                is_staff=False,
+                is_door=False,
+                erased_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(result) == 1
+
+    async def erased_since(self, since: datetime) -> dict[uuid.UUID, datetime]:
+        rows = await self.session.execute(
+            select(User.id, User.erased_at).where(User.erased_at >= since)
+        )
+        return {user_id: erased_at for user_id, erased_at in rows if erased_at is not None}
 
 
 class RefreshTokenRepository:
@@ -54,6 +85,23 @@ class RefreshTokenRepository:
             .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+
+    async def of_user(self, user_id: uuid.UUID) -> Sequence[RefreshToken]:
+        rows = await self.session.scalars(
+            select(RefreshToken)
+            .where(RefreshToken.user_id == user_id)
+            .order_by(RefreshToken.created_at, RefreshToken.jti)
+        )
+        return rows.all()
+
+    async def revoke_all(self, user_id: uuid.UUID, now: datetime) -> int:
+        """Revokes every live refresh token of the user; returns how many."""
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return rowcount(result)
 
     async def purge_expired(self, now: datetime) -> int:
         result = await self.session.execute(

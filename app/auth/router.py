@@ -1,13 +1,11 @@
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, status
 
 from app.auth.dependencies import (
     AUTHENTICATION_ERRORS,
     AuthServiceDep,
     CurrentUser,
     LoginRateLimit,
+    PasswordForm,
     RefreshRateLimit,
     RegisterRateLimit,
 )
@@ -36,6 +34,8 @@ REFRESH_ERRORS = (InvalidRefreshTokenError, RefreshTokenReusedError)
 
 @router.post(
     "/register",
+    operation_id="auth_register",
+    summary="Create an account and log in",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(UsernameTakenError, RequestInvalidError, RateLimitedError),
 )
@@ -47,7 +47,12 @@ async def register(
     return RegisterResponse(user=UserRead.model_validate(user), **tokens.model_dump())
 
 
-@router.post("/login", responses=LOGIN_ERRORS)
+@router.post(
+    "/login",
+    operation_id="auth_login",
+    summary="Log in with a username and password",
+    responses=LOGIN_ERRORS,
+)
 async def login(
     data: LoginRequest, service: AuthServiceDep, rate_limit: LoginRateLimit
 ) -> TokenPair:
@@ -55,9 +60,14 @@ async def login(
     return await service.login(data.username, data.password)
 
 
-@router.post("/token", responses=LOGIN_ERRORS)
+@router.post(
+    "/token",
+    operation_id="auth_token",
+    summary="Log in with the OAuth2 password form",
+    responses=LOGIN_ERRORS,
+)
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: PasswordForm,
     service: AuthServiceDep,
     rate_limit: LoginRateLimit,
 ) -> TokenPair:
@@ -68,6 +78,8 @@ async def token(
 
 @router.post(
     "/token/refresh",
+    operation_id="auth_refresh",
+    summary="Exchange a refresh token for a new pair",
     responses=problem_responses(*REFRESH_ERRORS, RequestInvalidError, RateLimitedError),
 )
 async def refresh(
@@ -79,6 +91,8 @@ async def refresh(
 
 @router.post(
     "/logout",
+    operation_id="auth_logout",
+    summary="Log out: revoke a refresh token",
     responses=problem_responses(*AUTHENTICATION_ERRORS, *REFRESH_ERRORS, RequestInvalidError),
 )
 async def logout(
@@ -88,6 +102,11 @@ async def logout(
     return MessageResponse(message="Successfully logged out")
 
 
-@router.get("/me", responses=problem_responses(*AUTHENTICATION_ERRORS))
+@router.get(
+    "/me",
+    operation_id="auth_me",
+    summary="The current user",
+    responses=problem_responses(*AUTHENTICATION_ERRORS),
+)
 async def me(user: CurrentUser) -> UserRead:
     return UserRead.model_validate(user)

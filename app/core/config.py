@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     broker_url: str = ""
     provider_events_topic: str = Field(default="events-provider.events", min_length=1)
     stream_reclaim_idle_seconds: float = Field(default=30.0, gt=0)
+    stream_session_timeout_seconds: float = Field(default=10.0, ge=1, le=300)
 
     redis_url: str = ""
     rate_limit_auth: str = "10/minute"
@@ -91,6 +92,8 @@ class Settings(BaseSettings):
     shutdown_drain_seconds: float = Field(default=5.0, ge=0)
     log_format: LogFormat = LogFormat.CONSOLE
     log_level: str = "INFO"
+    # Traces over OTLP/HTTP (app/core/tracing.py); empty: no tracing at all.
+    otel_exporter_otlp_endpoint: OptionalUrl = None
 
     ticket_signing_key: SecretStr = SecretStr("")
     public_base_url: OptionalUrl = None

@@ -14,7 +14,8 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from pydantic_core import ErrorDetails
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.middleware import current_request_id
@@ -24,22 +25,34 @@ logger = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPES_PATH = "/problems"
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+PYDANTIC_VALUE_ERROR_PREFIX = "Value error, "
 
 
 class FieldError(BaseModel):
-    loc: list[str | int]
-    msg: str
-    type: str
+    loc: list[str | int] = Field(
+        description="Where the bad value is: `body`, `query`, `path` or `header`, then its name"
+    )
+    msg: str = Field(description="What is wrong with it, in a sentence")
+    type: str = Field(description="The kind of error, as pydantic names it (`missing`, …)")
 
 
 class Problem(BaseModel):
     """The body of every error response (documented in OpenAPI)."""
 
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str | None = None
-    errors: list[FieldError] | None = None
+    type: str = Field(
+        "about:blank",
+        description="A URI naming the kind of problem (`/problems/<slug>`, a page that explains "
+        "it): what a client should branch on",
+    )
+    title: str = Field(description="A short summary of that kind of problem")
+    status: int = Field(description="The HTTP status code")
+    detail: str | None = Field(
+        None,
+        description="What went wrong this time, in sentences; null only when the title says all",
+    )
+    errors: list[FieldError] | None = Field(
+        None, description="For 422 only: one entry per bad value; null otherwise"
+    )
 
 
 class AppError(Exception):
@@ -79,7 +92,7 @@ class AppError(Exception):
     @classmethod
     def describe(cls) -> str:
         """What the problem means, for its documentation page and the OpenAPI document."""
-        return (cls.__doc__ or cls.detail_text).strip()
+        return " ".join((cls.__doc__ or cls.detail_text).split())
 
 
 class BadRequestError(AppError):
@@ -197,12 +210,34 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
+def request_invalid(errors: Iterable[ErrorDetails], location: str) -> RequestValidationError:
+    """pydantic's errors in a value validated outside FastAPI's own validation (a query string
+    read as a model, a form read again as a body), as FastAPI reports its own: under
+    `location` (`query`, `body`)."""
+    return RequestValidationError([{**item, "loc": (location, *item["loc"])} for item in errors])
+
+
 def _field_errors(error: RequestValidationError) -> list[dict[str, Any]]:
-    # Only loc, msg and type: pydantic's "input" and "ctx" may echo a password back.
+    # Only loc, msg and type: pydantic's "input" and "ctx" may echo a password back. A rule of
+    # ours (a ValueError in a validator) says its message without pydantic's prefix.
     return [
-        {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
+        {
+            "loc": list(item["loc"]),
+            "msg": item["msg"].removeprefix(PYDANTIC_VALUE_ERROR_PREFIX),
+            "type": item["type"],
+        }
         for item in error.errors()
     ]
+
+
+def _sentence(text: str) -> str:
+    return text.rstrip(" .,:;") + "."
+
+
+def _validation_detail(errors: list[dict[str, Any]]) -> str:
+    """The problem's text, then a sentence for each bad value saying where it is and why."""
+    reasons = (_sentence(f"{'.'.join(map(str, item['loc']))}: {item['msg']}") for item in errors)
+    return " ".join([RequestInvalidError.detail_text, *reasons])
 
 
 async def _app_error(_request: Request, error: Exception) -> JSONResponse:
@@ -227,11 +262,12 @@ async def _http_error(_request: Request, error: Exception) -> JSONResponse:
 
 async def _validation_error(_request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    errors = _field_errors(error)
     return problem_response(
         RequestInvalidError.status,
-        RequestInvalidError.detail_text,
+        _validation_detail(errors),
         type_uri=RequestInvalidError.type_uri(),
-        errors=_field_errors(error),
+        errors=errors,
     )
 
 
@@ -279,8 +315,8 @@ def _documented(status: int, errors: Iterable[type[AppError]]) -> dict[str, Any]
     errors = list(dict.fromkeys(errors))
     entry: dict[str, Any] = {"description": HTTPStatus(status).phrase}
     if errors:
-        entry["description"] += ": " + "; ".join(
-            f"`{error.type_uri()}` {error.describe()}" for error in errors
+        entry["description"] += ", one of:\n\n" + "\n".join(
+            f"- `{error.type_uri()}`: {error.describe()}" for error in errors
         )
         examples = {
             error.slug: {

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 import orjson
+from opentelemetry import trace
 
 from app.core.config import LogFormat
 from app.core.middleware import current_request_id
@@ -23,9 +24,15 @@ UVICORN_ACCESS_LOGGER = "uvicorn.access"
 
 
 class _RequestIdFilter(logging.Filter):
+    """Gives each record the request's id and, while a span is recorded, the trace's ids."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
             record.request_id = current_request_id()
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            record.trace_id = format(span.trace_id, "032x")
+            record.span_id = format(span.span_id, "016x")
         return True
 
 

@@ -37,7 +37,20 @@ def _problem_response(status: int, documented: dict[str, Any] | None = None) -> 
     return {"description": description, "content": {PROBLEM_JSON: content}}
 
 
+def plain_parameter_schema(parameter: dict[str, Any]) -> None:
+    """An optional parameter is absent, never null: `anyOf: [X, null]` is documented as X, the
+    plain schema a client generator turns into a plain argument."""
+    schema = parameter["schema"]
+    branches = [branch for branch in schema.get("anyOf", ()) if branch != {"type": "null"}]
+    if parameter.get("required") or len(branches) != 1:
+        return
+    del schema["anyOf"]
+    schema.update(branches[0])
+
+
 def _document_operation(operation: dict[str, Any], *, reaches_database: bool) -> None:
+    for parameter in operation.get("parameters", ()):
+        plain_parameter_schema(parameter)
     responses: dict[str, Any] = operation.setdefault("responses", {})
     if operation.get("security"):
         responses.setdefault("401", _problem_response(401))

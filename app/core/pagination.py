@@ -25,7 +25,7 @@ class PageRequest(QueryModel):
     """The `page` and `page_size` query parameters."""
 
     page: int = Field(1, ge=1, le=1_000_000, description="1-based page number")
-    page_size: int = Field(10, ge=1, le=MAX_PAGE_SIZE, description="items per page")
+    page_size: int = Field(10, ge=1, le=MAX_PAGE_SIZE, description="Items per page")
 
     @property
     def offset(self) -> int:
@@ -44,10 +44,14 @@ class Found(Generic[Item]):
 
 
 class Page(BaseModel, Generic[Item]):
-    count: int
-    next: str | None
-    previous: str | None
-    results: list[Item]
+    count: int = Field(description="How many items match, on every page together")
+    next: str | None = Field(
+        description="The absolute URL of the next page, keeping every filter; null on the last"
+    )
+    previous: str | None = Field(
+        description="The absolute URL of the previous page, keeping every filter; null on the first"
+    )
+    results: list[Item] = Field(description="This page's items, in the list's order")
 
 
 def page_body(url: URL, page: PageRequest, found: Found[Any]) -> dict[str, Any]:

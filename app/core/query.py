@@ -13,10 +13,12 @@ from typing import Any, Self, TypeVar
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
-from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 from starlette.routing import BaseRoute
+
+from app.core.errors import request_invalid
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
@@ -30,10 +32,8 @@ class QueryModel(BaseModel):
         try:
             return cls.model_validate(request.query_params)
         except ValidationError as error:
-            errors = error.errors(include_url=False)
-            raise RequestValidationError(
-                [{**detail, "loc": ("query", *detail["loc"])} for detail in errors]
-            ) from None
+            errors = _one_per_parameter(error.errors(include_url=False))
+            raise request_invalid(errors, "query") from None
 
     @classmethod
     def openapi_parameters(cls, schemas: dict[str, Any]) -> list[dict[str, Any]]:
@@ -54,6 +54,16 @@ class QueryModel(BaseModel):
                 parameter["description"] = field_schema["description"]
             parameters.append(parameter)
         return parameters
+
+
+def _one_per_parameter(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """The first error of each parameter, under its name alone: a union (a date or a datetime)
+    reports an error for each of its members, under each member's name."""
+    first: dict[tuple[int | str, ...], ErrorDetails] = {}
+    for error in errors:
+        parameter = error["loc"][:1]
+        first.setdefault(parameter, {**error, "loc": parameter})
+    return list(first.values())
 
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])

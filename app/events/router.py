@@ -39,6 +39,8 @@ CatalogueReadsDep = Annotated[CatalogueReads, Depends(get_reads)]
 
 @router.get(
     "",
+    operation_id="events_list",
+    summary="List events",
     response_model=EventPage,
     responses={
         **READ_ANSWERS,
@@ -69,6 +71,8 @@ async def list_events(_user: CurrentUserId, request: Request, reads: CatalogueRe
 
 @router.get(
     "/{event_id}",
+    operation_id="events_get",
+    summary="Get an event",
     response_model=EventRead,
     responses={
         **READ_ANSWERS,

@@ -3,10 +3,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from app.core.pagination import Page, PageRequest
 from app.core.query import QueryModel
+from app.core.text import STORABLE_TEXT
 
 
 class EventStatus(StrEnum):
@@ -32,24 +33,43 @@ class EventOrdering(StrEnum):
 class VenueRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    id: uuid.UUID
-    name: str
-    city: str | None
-    address: str | None
+    id: uuid.UUID = Field(description="The venue's id at the provider")
+    name: str = Field(description="The venue's name")
+    city: str | None = Field(description="Its city; null when the provider gives none")
+    address: str | None = Field(description="Its street address; null when the provider gives none")
 
 
 class EventRead(BaseModel):
-    id: uuid.UUID
-    name: str
-    event_time: datetime | None
-    registration_deadline: datetime | None
-    status: EventStatus
-    provider_status: str
-    number_of_visitors: int
-    venue: VenueRead | None
-    capacity: int | None
+    id: uuid.UUID = Field(description="The event's id, the provider's")
+    name: str = Field(description="The event's name")
+    event_time: datetime | None = Field(
+        description="When it starts (UTC); null while the provider has not set a time"
+    )
+    registration_deadline: datetime | None = Field(
+        description="Registration closes then (UTC); null when the provider sets no deadline"
+    )
+    status: EventStatus = Field(
+        description="`open` while registration is open now (the provider's status is `new`, "
+        "`published` or `open` and the deadline, if any, is in the future); otherwise `closed`"
+    )
+    provider_status: str = Field(
+        description="The provider's own status (`new`, `published`, `finished`, `cancelled`, …)"
+    )
+    number_of_visitors: int = Field(
+        description="The provider's own figure, as it sends it, for information only: it counts "
+        "visitors of its own and is neither our registrations nor a limit. Our seats are "
+        "`capacity`, `registrations_count` and `seats_left`"
+    )
+    venue: VenueRead | None = Field(description="Where it takes place; null when not known")
+    capacity: int | None = Field(
+        description="Seats in all, from the venue's seat plan (`A1-30,B1-50` is 80); null when "
+        "the provider gives no plan: then nothing limits registrations"
+    )
     registrations_count: int = Field(description="Seats taken: pending holds and confirmed")
-    seats_left: int | None
+    seats_left: int | None = Field(
+        description="Seats not taken (`capacity` − `registrations_count`, never below 0); null "
+        "when `capacity` is. While anyone waits, a free seat belongs to the waiting list"
+    )
     waitlist_count: int = Field(description="Entries on the waiting list")
 
 
@@ -66,7 +86,13 @@ def _datetime_when_time_given(value: object) -> object:
     return value
 
 
-DateBound = Annotated[date | datetime, BeforeValidator(_datetime_when_time_given)]
+# Documented as the date it mostly is: a union of date and date-time would reach generated
+# clients as an argument of two types; the datetime it also takes is in each description.
+DateBound = Annotated[
+    date | datetime,
+    BeforeValidator(_datetime_when_time_given),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]
 
 
 def _start_of(bound: date | datetime) -> datetime:
@@ -75,23 +101,33 @@ def _start_of(bound: date | datetime) -> datetime:
     return datetime.combine(bound, time.min, tzinfo=UTC)
 
 
+NamePart = Annotated[str, Field(max_length=200), STORABLE_TEXT]
+
+
 class EventFilters(QueryModel):
     """The list's query parameters. A bare date bound covers that whole UTC day; a datetime
     without an offset is read as UTC."""
 
-    name: str | None = Field(
-        None, max_length=200, description="Case-insensitive part of the event name, any language"
+    name: NamePart | None = Field(
+        None, description="Case-insensitive part of the event name, any language"
     )
-    search: str | None = Field(None, max_length=200, description="Alias of `name`")
+    search: NamePart | None = Field(None, description="Alias of `name`")
     status: EventStatus | None = Field(None, description="`open`: registration open now; `closed`")
     date_from: DateBound | None = Field(
-        None, description="ISO date or datetime; events from then on"
+        None,
+        description="Events from this day on (UTC); an ISO datetime is taken too, for events "
+        "from that instant on",
     )
     date_to: DateBound | None = Field(
-        None, description="ISO date (that whole day) or datetime; until then"
+        None,
+        description="Events until the end of this day (UTC); an ISO datetime is taken too, "
+        "for events up to that instant",
     )
     venue: uuid.UUID | None = Field(None, description="Venue id")
-    ordering: EventOrdering = EventOrdering.EVENT_TIME
+    ordering: EventOrdering = Field(
+        EventOrdering.EVENT_TIME,
+        description="`event_time`, `name`, or either with `-` for descending; ties by id",
+    )
 
     @property
     def name_contains(self) -> str | None:

@@ -4,16 +4,17 @@
 from typing import Annotated
 
 from fastapi import Depends, Header
+from pydantic import Field
 
 from app.auth.dependencies import CurrentUserId
+from app.core.text import STORABLE_TEXT
 from app.dependencies import UnitOfWorkDep
 from app.idempotency.service import Idempotency
 
 IdempotencyKeyHeader = Annotated[
-    str | None,
+    Annotated[str, Field(max_length=255), STORABLE_TEXT] | None,
     Header(
         alias="Idempotency-Key",
-        max_length=255,
         description="Retries with the same key and body get the first response back (24 h)",
     ),
 ]

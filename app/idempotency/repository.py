@@ -24,6 +24,13 @@ class IdempotencyKeyRepository:
         await self.session.delete(record)
         await self.session.flush()
 
+    async def delete_for_user(self, user_id: uuid.UUID) -> int:
+        """Forgets the user's replayable responses (they repeat names and addresses)."""
+        result = await self.session.execute(
+            delete(IdempotencyKey).where(IdempotencyKey.user_id == user_id)
+        )
+        return rowcount(result)
+
     async def purge_expired(self, now: datetime) -> int:
         result = await self.session.execute(
             delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now)

@@ -5,7 +5,7 @@ from http import HTTPStatus
 
 from fastapi import APIRouter, Response
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.core.errors import AppError, DatabaseUnavailableError, problem_responses
 from app.core.metrics import PROMETHEUS_CONTENT_TYPE
@@ -23,16 +23,18 @@ READINESS_TIMEOUT_SECONDS = 3.0
 
 
 class HealthStatus(BaseModel):
-    status: str
+    status: str = Field(description="`ok` from liveness, `ready` from readiness")
 
 
-@router.get("/health/live")
+@router.get("/health/live", operation_id="operations_live", summary="Liveness: the process runs")
 async def live() -> HealthStatus:
     return HealthStatus(status="ok")
 
 
 @router.get(
     "/health/ready",
+    operation_id="operations_ready",
+    summary="Readiness: the database answers, migrations at head",
     response_model=HealthStatus,
     responses=problem_responses(
         DatabaseUnavailableError, ReplicaDrainingError, MigrationsBehindError
@@ -56,6 +58,8 @@ async def ready(database: DatabaseDep, drain: DrainDep) -> HealthStatus:
 
 @router.get(
     "/metrics",
+    operation_id="operations_metrics",
+    summary="Prometheus metrics",
     response_class=Response,
     responses={200: {"content": {PROMETHEUS_CONTENT_TYPE: {}}, "description": "Prometheus text"}},
 )

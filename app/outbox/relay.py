@@ -18,6 +18,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import httpx
+from opentelemetry.trace import Tracer
 
 from app.core.config import Settings
 from app.core.database import Database, utcnow
@@ -29,6 +30,7 @@ from app.core.resilience import (
     CircuitState,
     backoff_delay,
 )
+from app.core.tracing import span
 from app.outbox.models import OutboxMessage, OutboxStatus
 from app.outbox.repository import OutboxRepository
 from app.outbox.service import OutboxService
@@ -56,6 +58,7 @@ class OutboxRelay:
         settings: Settings,
         metrics: Metrics,
         wake: asyncio.Event,
+        tracer: Tracer,
         breaker: CircuitBreaker | None = None,
     ) -> None:
         self.database = database
@@ -63,6 +66,7 @@ class OutboxRelay:
         self.settings = settings
         self.metrics = metrics
         self.wake = wake
+        self.tracer = tracer
         self.breaker = breaker or CircuitBreaker("notifications")
         self.holder = relay_holder()
         # A send starts only while its lease outlasts the longest send, so that a lease never
@@ -163,7 +167,10 @@ class OutboxRelay:
         return outcome
 
     async def _send(self, message: OutboxMessage) -> SendResult:
-        return await send_notice(self.http, self.settings, message.id, message.payload)
+        """The send continues the trace of the request that wrote the message."""
+        attributes = {"outbox.message_id": str(message.id), "outbox.topic": message.topic}
+        with span(self.tracer, "outbox send", parent=message.traceparent, attributes=attributes):
+            return await send_notice(self.http, self.settings, message.id, message.payload)
 
     async def _record(self, results: list[tuple[OutboxMessage, SendResult | None]]) -> None:
         """Records the batch's outcomes; while the database cannot be reached, tries again
@@ -192,7 +199,8 @@ class OutboxRelay:
                 sent,
                 self.holder,
                 status=OutboxStatus.SENT,
-                # Delivered: the visitor's email and the code are no longer ours to keep.
+                # Delivered: the visitor's email and the code are no longer ours to keep; the
+                # text stays as `masked_text` has it, its code masked.
                 payload=DELIVERED_PAYLOAD,
                 sent_at=now,
                 last_error=None,
@@ -232,13 +240,18 @@ class OutboxRelay:
                 cap=MAX_RETRY_DELAY_SECONDS,
             )
         dead = attempts >= self.settings.outbox_max_attempts
-        return {
+        values: dict[str, object] = {
             "status": OutboxStatus.DEAD if dead else OutboxStatus.PENDING,
             "attempts": attempts,
             "next_attempt_at": now + timedelta(seconds=delay),
             "last_error": outcome.error,
             "updated_at": now,
         }
+        if dead and message.masked_text is not None:
+            # Dead: the code is not ours to keep either (a requeue sends it masked; the
+            # visitor asks for a new one).
+            values["payload"] = {**message.payload, "message": message.masked_text}
+        return values
 
     def _count_failure(self, message: OutboxMessage, outcome: SendResult) -> None:
         attempts = message.attempts + 1

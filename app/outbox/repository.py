@@ -4,7 +4,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import Upsert, dialect_name, insert_upsert, rowcount
@@ -15,9 +15,9 @@ OUTBOX = OutboxMessage.__table__
 
 @cache
 def _add_message(dialect: str, unless_exists: bool) -> Upsert:
-    """A Core INSERT of one message (id, topic, payload; the columns' defaults for the rest),
-    built once: every notice is one, and an ORM insert built anew each time took the ORM's
-    bulk path and a new cache key."""
+    """A Core INSERT of one message (its id, topic, payload, account, kept text and trace
+    context; the columns' defaults for the rest), built once: every notice is one, and an ORM
+    insert built anew each time took the ORM's bulk path and a new cache key."""
     statement = insert_upsert(dialect, OUTBOX)
     return (
         statement.on_conflict_do_nothing(index_elements=[OUTBOX.c.id])
@@ -36,13 +36,22 @@ class OutboxRepository:
         topic: str,
         payload: dict[str, Any],
         *,
+        user_id: uuid.UUID | None,
+        masked_text: str,
+        traceparent: str | None,
         unless_exists: bool = False,
     ) -> None:
         """Writes the message; with `unless_exists`, only if no message has its id yet."""
         statement = _add_message(dialect_name(self.session), unless_exists)
-        await self.session.execute(
-            statement, {"id": message_id, "topic": topic, "payload": payload}
-        )
+        values = {
+            "id": message_id,
+            "topic": topic,
+            "payload": payload,
+            "user_id": user_id,
+            "masked_text": masked_text,
+            "traceparent": traceparent,
+        }
+        await self.session.execute(statement, values)
 
     async def status_of(self, message_id: uuid.UUID) -> str | None:
         return await self.session.scalar(
@@ -88,6 +97,31 @@ class OutboxRepository:
             .values(lease_holder=None, leased_until=None, **values)
         )
         return rowcount(result)
+
+    async def for_user(self, user_id: uuid.UUID) -> Sequence[OutboxMessage]:
+        """The notices about the user's registrations and waiting entries, oldest first."""
+        rows = await self.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.user_id == user_id)
+            .order_by(OutboxMessage.created_at, OutboxMessage.id)
+        )
+        return rows.all()
+
+    async def forget_user(self, user_id: uuid.UUID, now: datetime) -> tuple[int, int]:
+        """The user's notices not delivered (pending, dead) are deleted: no relay can claim
+        them any more (one that claimed one already finds it gone when it records the send).
+        The delivered ones lose their text. Returns how many of each."""
+        dropped = await self.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.user_id == user_id, OutboxMessage.status != OutboxStatus.SENT
+            )
+        )
+        forgotten = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.user_id == user_id, OutboxMessage.masked_text.is_not(None))
+            .values(masked_text=None, payload={}, updated_at=now)
+        )
+        return rowcount(dropped), rowcount(forgotten)
 
     async def count_by_status(self) -> dict[str, int]:
         rows = await self.session.execute(

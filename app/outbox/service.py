@@ -4,9 +4,11 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
+from typing import Protocol
 
 from app.core.database import UnitOfWork, utcnow
 from app.core.metrics import Metrics
+from app.core.tracing import current_traceparent
 from app.outbox.models import OutboxStatus
 from app.outbox.repository import OutboxRepository
 
@@ -14,6 +16,19 @@ logger = logging.getLogger(__name__)
 
 # The namespace of the ids derived from notices' keys (uuid5).
 MESSAGE_KEYS = uuid.UUID("6d8f2a4e-3c1b-4b7a-9e5d-0f2c8a1b7e3d")
+
+
+# What a confirmation code reads as wherever it is kept after its delivery (SPEC §4.7).
+MASKED_CODE = "******"
+
+
+class Recipient(Protocol):
+    """Whom a message goes to, and whose account it is about."""
+
+    @property
+    def user_id(self) -> uuid.UUID: ...
+    @property
+    def email(self) -> str: ...
 
 
 # The channel (app.core.listener) that wakes every process's relay once a message is written or
@@ -32,13 +47,29 @@ class Outbox:
         self._relay_wake = relay_wake
         self._messages = OutboxRepository(work.session)
 
-    async def put(self, topic: str, email: str, text: str, *, key: str | None = None) -> uuid.UUID:
-        """Queues a message; returns its id. With a `key`, the outbox keeps one message per key,
-        whoever puts it and however often: the message's id is derived from the key, and a
-        second one is not written."""
+    async def put(
+        self,
+        topic: str,
+        to: Recipient,
+        text: str,
+        *,
+        code: str | None = None,
+        key: str | None = None,
+    ) -> uuid.UUID:
+        """Queues a message to `to` about their account `to.user_id`; returns its id. A `code`
+        in the text is kept in clear only until the message is delivered (or dead): the text
+        kept beside it has it masked from the start. With a `key`, the outbox keeps one message
+        per key, whoever puts it and however often: the message's id is derived from the key,
+        and a second one is not written."""
         message_id = uuid.uuid5(MESSAGE_KEYS, key) if key is not None else uuid.uuid4()
         await self._messages.add(
-            message_id, topic, {"email": email, "message": text}, unless_exists=key is not None
+            message_id,
+            topic,
+            {"email": to.email, "message": text},
+            user_id=to.user_id,
+            masked_text=text.replace(code, MASKED_CODE) if code else text,
+            traceparent=current_traceparent(),
+            unless_exists=key is not None,
         )
         self._work.after_commit(self._relay_wake.set)
         return message_id

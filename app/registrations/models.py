@@ -26,6 +26,7 @@ _ACTIVE = text("status IN ('pending', 'confirmed')")
 class WaitlistStatus(StrEnum):
     WAITING = "waiting"
     OFFERED = "offered"
+    CLAIMED = "claimed"
     LEFT = "left"
     EXPIRED = "expired"
 
@@ -121,8 +122,8 @@ class WaitlistEntry(Base):
     """A visitor waiting for a seat at a full event. The oldest `waiting` entry is offered the
     next seat that frees: a pending registration (`registration_id`) is made for it, held for
     WAITLIST_OFFER_SECONDS. `stored_status` is what was last recorded; `status_at` says what it
-    is now (an offer whose hold lapsed is `expired`; so is a waiting entry of an event whose
-    registration has closed)."""
+    is now (an offer confirmed is `claimed`; an offer whose hold lapsed is `expired`, and so is a
+    waiting entry of an event whose registration has closed)."""
 
     __tablename__ = "waitlist_entries"
     __table_args__ = (
@@ -164,10 +165,10 @@ class WaitlistEntry(Base):
         if status is WaitlistStatus.WAITING and not self.event.registration_is_open(now):
             return WaitlistStatus.EXPIRED
         offer = self.registration
-        if (
-            status is WaitlistStatus.OFFERED
-            and offer is not None
-            and offer.status_at(now) is RegistrationStatus.EXPIRED
-        ):
+        if status is not WaitlistStatus.OFFERED or offer is None:
+            return status
+        if offer.confirmed_at is not None:
+            return WaitlistStatus.CLAIMED
+        if offer.status_at(now) is RegistrationStatus.EXPIRED:
             return WaitlistStatus.EXPIRED
         return status

@@ -9,8 +9,11 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     Uuid,
     bindparam,
+    case,
+    cast,
     exists,
     func,
     insert,
@@ -22,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import QueryableAttribute, joinedload
 
 from app.core.database import dialect_name, is_unique_violation, one_of, rowcount
 from app.events.models import Event, free_seats, full_until, registration_is_open
@@ -380,6 +383,39 @@ class RegistrationRepository:
         )
         return list(rows)
 
+    # -- a visitor's own data (SPEC §4.7)
+
+    async def of_user(self, user_id: uuid.UUID) -> list[tuple[Registration, str]]:
+        """Every registration of the user, oldest first, with its event's name."""
+        rows = await self.session.execute(
+            select(Registration, Event.name)
+            .join(Event, Event.id == Registration.event_id)
+            .where(Registration.user_id == user_id)
+            .order_by(Registration.created_at, Registration.id)
+        )
+        return [(registration, name) for registration, name in rows]
+
+    async def erase_visitor(
+        self, user_id: uuid.UUID, full_name: str, email: str, now: datetime
+    ) -> None:
+        """Puts the placeholders in place of the name and email of every registration of the
+        user (each its own `email_key`, so that the unique index on active emails never sees
+        two alike); a ticket's `ticket_changed_at` moves, so that offline scanners learn it."""
+        await self.session.execute(
+            update(Registration)
+            .where(Registration.user_id == user_id)
+            .values(
+                full_name=full_name,
+                email=email,
+                email_key=_erased_key(Registration.id),
+                ticket_changed_at=case(
+                    (Registration.ticket_issued_at.is_not(None), now),
+                    else_=Registration.ticket_changed_at,
+                ),
+            )
+            .execution_options(synchronize_session=False)
+        )
+
     # -- tickets (SPEC §4.6)
 
     async def get(self, registration_id: uuid.UUID) -> Registration | None:
@@ -468,9 +504,33 @@ WAITING = WaitlistStatus.WAITING
 _WITH_STATUS_INPUTS = (joinedload(WaitlistEntry.event), joinedload(WaitlistEntry.registration))
 
 
+def _erased_key(row_id: QueryableAttribute[uuid.UUID]) -> ColumnElement[str]:
+    """An erased row's `email_key`: its own id, which no real address equals."""
+    return literal("erased:", String) + cast(row_id, String)
+
+
 class WaitlistRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def of_user(self, user_id: uuid.UUID) -> Sequence[WaitlistEntry]:
+        """Every waiting entry of the user, oldest first (with what its status needs)."""
+        rows = await self.session.scalars(
+            select(WaitlistEntry)
+            .where(WaitlistEntry.user_id == user_id)
+            .order_by(WaitlistEntry.created_at, WaitlistEntry.id)
+            .options(*_WITH_STATUS_INPUTS)
+        )
+        return rows.all()
+
+    async def erase_visitor(self, user_id: uuid.UUID, full_name: str, email: str) -> None:
+        """The placeholders in place of the name and email of every entry of the user."""
+        await self.session.execute(
+            update(WaitlistEntry)
+            .where(WaitlistEntry.user_id == user_id)
+            .values(full_name=full_name, email=email, email_key=_erased_key(WaitlistEntry.id))
+            .execution_options(synchronize_session=False)
+        )
 
     async def add(self, entry: WaitlistEntry) -> None:
         """Flushes at once: the unique index on waiting emails fails here, not at commit."""

@@ -39,7 +39,7 @@ from app.registrations.schemas import (
 from app.registrations.service import RegistrationService
 
 router = APIRouter(tags=["registrations"])
-waitlist_router = APIRouter(tags=["waiting list"])
+waitlist_router = APIRouter(tags=["waitlist"])
 
 
 async def get_registration_service(request: Request, work: UnitOfWorkDep) -> RegistrationService:
@@ -54,6 +54,8 @@ LIST_ERRORS = (*AUTHENTICATION_ERRORS, PageNotFoundError, RequestInvalidError)
 
 @router.post(
     "/api/events/{event_id}/register",
+    operation_id="registrations_create",
+    summary="Register a visitor for an event",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(
         *AUTHENTICATION_ERRORS,
@@ -88,6 +90,8 @@ async def register(
 
 @router.post(
     "/api/registrations/{registration_id}/confirm",
+    operation_id="registrations_confirm",
+    summary="Confirm a registration with its code",
     responses=problem_responses(
         *ONE_OF_MINE,
         WrongCodeError,
@@ -112,6 +116,8 @@ async def confirm(
 
 @router.post(
     "/api/registrations/{registration_id}/resend-code",
+    operation_id="registrations_resend_code",
+    summary="Send a new confirmation code",
     responses=problem_responses(
         *ONE_OF_MINE,
         RegistrationConfirmedError,
@@ -131,7 +137,12 @@ async def resend_code(
     return RegistrationRead.model_validate(await service.resend_code(user_id, registration_id))
 
 
-@router.get("/api/registrations", responses=problem_responses(*LIST_ERRORS))
+@router.get(
+    "/api/registrations",
+    operation_id="registrations_list",
+    summary="List my registrations",
+    responses=problem_responses(*LIST_ERRORS),
+)
 async def list_registrations(
     user_id: CurrentUserId, page: PageRequestDep, request: Request, service: RegistrationServiceDep
 ) -> Page[RegistrationRead]:
@@ -142,7 +153,12 @@ async def list_registrations(
     )
 
 
-@router.get("/api/registrations/{registration_id}", responses=problem_responses(*ONE_OF_MINE))
+@router.get(
+    "/api/registrations/{registration_id}",
+    operation_id="registrations_get",
+    summary="Get one of my registrations",
+    responses=problem_responses(*ONE_OF_MINE),
+)
 async def get_registration(
     registration_id: uuid.UUID, user_id: CurrentUserId, service: RegistrationServiceDep
 ) -> RegistrationDetail:
@@ -155,7 +171,12 @@ async def get_registration(
     )
 
 
-@router.delete("/api/registrations/{registration_id}", responses=problem_responses(*ONE_OF_MINE))
+@router.delete(
+    "/api/registrations/{registration_id}",
+    operation_id="registrations_cancel",
+    summary="Cancel a registration",
+    responses=problem_responses(*ONE_OF_MINE),
+)
 async def cancel_registration(
     registration_id: uuid.UUID, user_id: CurrentUserId, service: RegistrationServiceDep
 ) -> RegistrationRead:
@@ -166,6 +187,8 @@ async def cancel_registration(
 
 @waitlist_router.post(
     "/api/events/{event_id}/waitlist",
+    operation_id="waitlist_join",
+    summary="Join an event's waiting list",
     status_code=status.HTTP_201_CREATED,
     responses=problem_responses(
         *AUTHENTICATION_ERRORS,
@@ -196,7 +219,12 @@ async def join_waitlist(
     return await idempotency.once(Asked("waitlist", event_id, data), WaitlistEntryRead, join)
 
 
-@waitlist_router.get("/api/waitlist", responses=problem_responses(*LIST_ERRORS))
+@waitlist_router.get(
+    "/api/waitlist",
+    operation_id="waitlist_list",
+    summary="List my waiting-list entries",
+    responses=problem_responses(*LIST_ERRORS),
+)
 async def list_waitlist(
     user_id: CurrentUserId, page: PageRequestDep, request: Request, service: RegistrationServiceDep
 ) -> Page[WaitlistEntryRead]:
@@ -208,14 +236,24 @@ async def list_waitlist(
     )
 
 
-@waitlist_router.get("/api/waitlist/{entry_id}", responses=problem_responses(*ENTRY_OF_MINE))
+@waitlist_router.get(
+    "/api/waitlist/{entry_id}",
+    operation_id="waitlist_get",
+    summary="Get one of my waiting-list entries",
+    responses=problem_responses(*ENTRY_OF_MINE),
+)
 async def get_waitlist_entry(
     entry_id: uuid.UUID, user_id: CurrentUserId, service: RegistrationServiceDep
 ) -> WaitlistEntryRead:
     return WaitlistEntryRead.of(*await service.get_entry(user_id, entry_id))
 
 
-@waitlist_router.delete("/api/waitlist/{entry_id}", responses=problem_responses(*ENTRY_OF_MINE))
+@waitlist_router.delete(
+    "/api/waitlist/{entry_id}",
+    operation_id="waitlist_leave",
+    summary="Leave a waiting list",
+    responses=problem_responses(*ENTRY_OF_MINE),
+)
 async def leave_waitlist(
     entry_id: uuid.UUID, user_id: CurrentUserId, service: RegistrationServiceDep
 ) -> WaitlistEntryRead:

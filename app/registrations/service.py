@@ -256,13 +256,13 @@ class RegistrationService(Lifecycle):
             if await self.waitlist.leave(entry.id, utcnow()):
                 event.waitlist_count -= 1
             await self.waitlist.refresh(entry)
-        return entry, await self._position(entry, utcnow())
+        return entry, await self.position_of(entry, utcnow())
 
     async def get_entry(
         self, user_id: uuid.UUID, entry_id: uuid.UUID
     ) -> tuple[WaitlistEntry, int | None]:
         entry = await self._my_entry(user_id, entry_id)
-        return entry, await self._position(entry, utcnow())
+        return entry, await self.position_of(entry, utcnow())
 
     async def list_entries(
         self, user_id: uuid.UUID, page: PageRequest
@@ -272,7 +272,7 @@ class RegistrationService(Lifecycle):
             user_id, offset=page.offset, limit=page.page_size
         )
         now = utcnow()
-        return Found([(entry, await self._position(entry, now)) for entry in entries], count)
+        return Found([(entry, await self.position_of(entry, now)) for entry in entries], count)
 
     # -- shared checks
 
@@ -353,7 +353,8 @@ class RegistrationService(Lifecycle):
             wait = math.ceil((next_allowed - now).total_seconds())
             raise ResendTooSoonError(retry_after=max(wait, 1))
 
-    async def _position(self, entry: WaitlistEntry, now: datetime) -> int | None:
+    async def position_of(self, entry: WaitlistEntry, now: datetime) -> int | None:
+        """The entry's rank among its event's waiting entries; None when it is not waiting."""
         if entry.status_at(now) is not WaitlistStatus.WAITING:
             return None
         return await self.waitlist.position(entry)

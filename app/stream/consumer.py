@@ -52,7 +52,13 @@ def _subscriber_handler(
 ) -> Callable[[Message], Awaitable[None]]:
     async def handle(message: Message) -> None:
         try:
-            await service.handle(Delivery(topic, position(message.raw_message), message.body))
+            delivery = Delivery(
+                topic,
+                position(message.raw_message),
+                message.body,
+                message.headers.get("traceparent"),
+            )
+            await service.handle(delivery)
         except RetryLaterError:
             raise NackMessage() from None  # already logged, without FastStream's traceback
 
@@ -115,11 +121,15 @@ class StreamConsumer:
 def kafka_consumer(settings: Settings, service: StreamService) -> StreamConsumer:
     topic = settings.provider_events_topic
     broker = KafkaBroker(urlsplit(settings.broker_url).netloc.split(","), **_BROKER_OPTIONS)
+    session_timeout_ms = int(settings.stream_session_timeout_seconds * 1000)
     subscriber = broker.subscriber(
         topic,
         group_id=GROUP,
         auto_offset_reset="earliest",
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        session_timeout_ms=session_timeout_ms,
+        # Kafka's advice: heartbeats at a third of the session timeout at most.
+        heartbeat_interval_ms=session_timeout_ms // 3,
     )
     subscriber(_subscriber_handler(service, topic, _kafka_position))
 

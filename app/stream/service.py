@@ -12,8 +12,11 @@ import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
+from opentelemetry.trace import SpanKind, Tracer
+
 from app.core.database import Database, is_transient
 from app.core.metrics import Metrics
+from app.core.tracing import span
 from app.flows import ProviderUpdates
 from app.provider.records import ProviderEvent, read_event
 from app.stream.repository import ParkedMessageRepository
@@ -37,6 +40,7 @@ class Delivery:
     topic: str
     position: str
     payload: bytes
+    traceparent: str | None  # the W3C trace context of the producer, from the headers
 
 
 class UnreadableMessageError(Exception):
@@ -65,14 +69,32 @@ def _describe(error: Exception) -> str:
 
 
 class StreamService:
-    def __init__(self, database: Database, updates: ProviderUpdates, metrics: Metrics) -> None:
+    def __init__(
+        self, database: Database, updates: ProviderUpdates, metrics: Metrics, tracer: Tracer
+    ) -> None:
         self._database = database
         self._updates = updates
         self._metrics = metrics
+        self._tracer = tracer
 
     async def handle(self, delivery: Delivery) -> Outcome:
         """Applies or parks the message; raises RetryLaterError (after a pause) when the
-        database failed, which the caller answers by not acknowledging the message."""
+        database failed, which the caller answers by not acknowledging the message. A span
+        of the producer's trace when the message carries one, else a trace of its own."""
+        attributes = {
+            "messaging.destination.name": delivery.topic,
+            "messaging.message.position": delivery.position,
+        }
+        with span(
+            self._tracer,
+            f"{delivery.topic} process",
+            parent=delivery.traceparent,
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+        ):
+            return await self._handle(delivery)
+
+    async def _handle(self, delivery: Delivery) -> Outcome:
         try:
             outcome = await self._apply(read_delivery(delivery.payload))
         except Exception as error:

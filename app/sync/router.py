@@ -16,6 +16,8 @@ STAFF_ERRORS = (*AUTHENTICATION_ERRORS, StaffOnlyError)
 
 @router.post(
     "/trigger",
+    operation_id="sync_trigger",
+    summary="Start a sync run now",
     status_code=status.HTTP_202_ACCEPTED,
     responses=problem_responses(*STAFF_ERRORS, SyncInProgressError),
 )
@@ -31,11 +33,16 @@ async def trigger(
     return SyncTriggered(run_id=active.id)
 
 
-@router.get("/runs", responses=problem_responses(*STAFF_ERRORS, RequestInvalidError))
+@router.get(
+    "/runs",
+    operation_id="sync_list_runs",
+    summary="List recent sync runs",
+    responses=problem_responses(*STAFF_ERRORS, RequestInvalidError),
+)
 async def runs(
     _staff: StaffUser,
     work: UnitOfWorkDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    limit: Annotated[int, Query(ge=1, le=100, description="How many runs, newest first")] = 20,
 ) -> list[SyncRunRead]:
     """Recent sync runs, newest first."""
     return [SyncRunRead.model_validate(run) for run in await recent_runs(work, limit)]

@@ -11,9 +11,11 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
+from opentelemetry.trace import Tracer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.database import Database, UnitOfWork, utcnow
+from app.core.tracing import span
 from app.flows import ProviderUpdates
 from app.provider.changes import BatchCounts
 from app.provider.records import ProviderEvent, read_event
@@ -59,11 +61,12 @@ class SyncService:
     then applies the provider's pages in units of work of its own, one per batch."""
 
     def __init__(
-        self, database: Database, provider: EventsSource, updates: ProviderUpdates
+        self, database: Database, provider: EventsSource, updates: ProviderUpdates, tracer: Tracer
     ) -> None:
         self._database = database
         self._provider = provider
         self._updates = updates
+        self._tracer = tracer
 
     async def start(
         self, work: UnitOfWork, mode: SyncMode, on_date: date | None = None
@@ -93,9 +96,14 @@ class SyncService:
 
     async def execute(self, active: ActiveRun) -> SyncRun:
         """Streams the provider's pages into the catalogue; always ends the run and the lease.
+        A trace of its own, whoever started it.
 
         What was applied before a failure stays applied; the error is recorded on the run.
         """
+        with span(self._tracer, "sync run", attributes={"sync.run_id": active.id}):
+            return await self._execute(active)
+
+    async def _execute(self, active: ActiveRun) -> SyncRun:
         batch: list[ProviderEvent] = []
         try:
             async for records in _read_ahead(self._provider.pages(active.changed_since)):

@@ -2,6 +2,7 @@
 ticket fields are written by app.registrations.repository, their one owner.)"""
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +40,17 @@ class TicketRepository:
 
     async def record_result(self, scan_id: uuid.UUID, **values: object) -> None:
         await self.session.execute(update(SCANS).where(SCANS.c.id == scan_id).values(**values))
+
+    async def scans_of(self, registration_ids: Sequence[uuid.UUID]) -> Sequence[CheckinScan]:
+        """Every scan of these registrations' tickets, oldest first."""
+        if not registration_ids:
+            return []
+        rows = await self.session.scalars(
+            select(CheckinScan)
+            .where(CheckinScan.registration_id.in_(registration_ids))
+            .order_by(CheckinScan.received_at, CheckinScan.id)
+        )
+        return rows.all()
 
     async def events_due_a_reminder(
         self, offset_seconds: int, now: datetime, until: datetime

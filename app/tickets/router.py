@@ -48,7 +48,7 @@ from app.tickets.service import CheckinService, ScanOutcome, Ticket, TicketServi
 from app.tickets.signing import TicketKeys
 
 router = APIRouter(tags=["tickets"])
-checkin_router = APIRouter(tags=["check-in"])
+checkin_router = APIRouter(tags=["checkin"])
 
 CALENDAR = "text/calendar; charset=utf-8"
 
@@ -106,7 +106,10 @@ def _ticket_body(ticket: Ticket) -> TicketRead:
 
 
 @router.get(
-    "/api/registrations/{registration_id}/ticket", responses=problem_responses(*TICKET_ERRORS)
+    "/api/registrations/{registration_id}/ticket",
+    operation_id="tickets_get",
+    summary="Get a registration's ticket",
+    responses=problem_responses(*TICKET_ERRORS),
 )
 async def get_ticket(
     registration_id: uuid.UUID, user_id: CurrentUserId, service: TicketServiceDep
@@ -118,6 +121,8 @@ async def get_ticket(
 
 @router.get(
     "/api/registrations/{registration_id}/ticket.{image}",
+    operation_id="tickets_get_image",
+    summary="Get a ticket's QR code as an image",
     response_class=Response,
     responses={
         200: {"content": {kind: {} for kind in IMAGE_TYPES.values()}},
@@ -137,6 +142,8 @@ async def get_ticket_image(
 
 @router.post(
     "/api/registrations/{registration_id}/ticket/reissue",
+    operation_id="tickets_reissue",
+    summary="Reissue a ticket, revoking the old one",
     responses=problem_responses(*TICKET_ERRORS),
 )
 async def reissue_ticket(
@@ -149,6 +156,8 @@ async def reissue_ticket(
 
 @router.get(
     "/api/registrations/{registration_id}/calendar.ics",
+    operation_id="tickets_get_calendar",
+    summary="Get a registration's calendar file",
     response_class=Response,
     responses={
         200: {"content": {"text/calendar": {}}},
@@ -171,6 +180,8 @@ async def get_registration_calendar(
 
 @router.get(
     "/api/events/{event_id}/calendar.ics",
+    operation_id="tickets_get_event_calendar",
+    summary="Get an event's calendar file",
     response_class=Response,
     responses={
         200: {"content": {"text/calendar": {}}},
@@ -186,7 +197,11 @@ async def get_event_calendar(
     return Response(await service.event_calendar(event_id), media_type=CALENDAR)
 
 
-@checkin_router.get("/api/checkin/keys")
+@checkin_router.get(
+    "/api/checkin/keys",
+    operation_id="checkin_list_keys",
+    summary="The public keys that verify tickets",
+)
 async def get_checkin_keys(keys: TicketKeysDep) -> dict[str, Any]:
     """The public keys that verify ticket tokens, as a JWK set (Ed25519, each with its `kid`):
     a scanner verifies tokens with these alone, offline."""
@@ -208,6 +223,8 @@ def _attendee(outcome: ScanOutcome) -> Attendee | None:
 
 @checkin_router.post(
     "/api/checkin",
+    operation_id="checkin_scan",
+    summary="Check a ticket in at the door",
     responses=problem_responses(*DOOR_ERRORS, *SCAN_REFUSALS),
 )
 async def check_in(scan: ScanRequest, door: DoorUser, service: CheckinServiceDep) -> ScanAnswer:
@@ -225,7 +242,12 @@ async def check_in(scan: ScanRequest, door: DoorUser, service: CheckinServiceDep
     )
 
 
-@checkin_router.post("/api/checkin/batch", responses=problem_responses(*DOOR_ERRORS))
+@checkin_router.post(
+    "/api/checkin/batch",
+    operation_id="checkin_upload_batch",
+    summary="Upload scans made offline",
+    responses=problem_responses(*DOOR_ERRORS),
+)
 async def check_in_batch(
     batch: BatchRequest, door: DoorUser, service: CheckinServiceDep
 ) -> BatchAnswer:
@@ -251,6 +273,8 @@ async def check_in_batch(
 
 @checkin_router.get(
     "/api/events/{event_id}/attendees",
+    operation_id="checkin_list_attendees",
+    summary="List an event's attendees for offline scanning",
     response_model=Page[AttendeeEntry],
     responses={
         200: {"headers": {"ETag": {"description": "Send it back in If-None-Match"}}},

@@ -123,4 +123,4 @@ def test_collaborators_reach_routes_through_the_dependencies_alone():
     )
 
     # The admin site is Starlette's, not FastAPI's: it has no dependencies to take them from.
-    assert readers == ["admin/auth.py", "admin/views.py", "dependencies.py"]
+    assert readers == ["admin/auth.py", "admin/site.py", "admin/views.py", "dependencies.py"]

@@ -1,4 +1,11 @@
 import asyncio
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import httpx
 from asgi_lifespan import LifespanManager
@@ -88,3 +95,73 @@ async def test_createsuperuser_refuses_duplicates_weak_passwords_and_missing_inp
     assert "numeric" in numeric[2]
     assert "--password" in missing[2]
     assert "Traceback" not in duplicate[2] + numeric[2] + missing[2]
+
+
+def _createsuperuser_in_a_terminal(
+    env: dict[str, str], cwd: Path, answers: list[tuple[str, str]], timeout: float = 60.0
+) -> tuple[int, str]:
+    """`createsuperuser` on a pseudo-terminal of its own (a new session: the test's terminal,
+    if any, is never read), typing each answer once its prompt shows; its exit code and screen."""
+    screen_fd, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "createsuperuser"],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    os.close(terminal)
+    deadline = time.monotonic() + timeout
+    screen, shown = "", 0
+
+    def read() -> bool:
+        nonlocal screen
+        ready, _, _ = select.select([screen_fd], [], [], max(deadline - time.monotonic(), 0))
+        assert ready, f"no prompt within {timeout}s: {screen!r}"
+        try:
+            screen += os.read(screen_fd, 4096).decode()
+        except OSError:  # the process is gone: Linux answers EIO
+            return False
+        return True
+
+    try:
+        for prompt, answer in answers:
+            while screen.find(prompt, shown) < 0:
+                assert read(), f"exited before {prompt!r}: {screen!r}"
+            shown = screen.find(prompt, shown) + len(prompt)
+            os.write(screen_fd, answer.encode() + b"\n")
+        while read():
+            pass
+        return process.wait(timeout=timeout), screen
+    finally:
+        os.close(screen_fd)
+
+
+async def test_createsuperuser_in_a_terminal_asks_for_the_password_twice(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    env = child_environment(DATABASE_URL=url)
+    await run_cli("migrate", env=env, cwd=tmp_path)
+    prompts = ("Username: ", "Email (optional): ", "Password: ", "Password (again): ")
+
+    def typing(*answers: str) -> list[tuple[str, str]]:
+        return list(zip(prompts, ("admin", "admin@example.com", *answers), strict=True))
+
+    mismatch = await asyncio.to_thread(
+        _createsuperuser_in_a_terminal, env, tmp_path, typing("s3cret-admin-pass", "s3cret-typo")
+    )
+    match = await asyncio.to_thread(
+        _createsuperuser_in_a_terminal,
+        env,
+        tmp_path,
+        typing("s3cret-admin-pass", "s3cret-admin-pass"),
+    )
+
+    assert mismatch[0] == 1
+    assert "the two passwords differ; no user was created" in mismatch[1]
+    assert "s3cret" not in mismatch[1]  # not echoed
+    assert match[0] == 0, match[1]
+    assert "staff user admin created" in match[1]
+    me = await _login_and_me(url, "admin", "s3cret-admin-pass")
+    assert me.json()["is_staff"] is True

@@ -30,6 +30,7 @@ async def test_an_open_circuit_stops_the_calls_without_spending_attempts_until_a
             settings,
             container_of(application).metrics,
             asyncio.Event(),
+            container_of(application).tracer,
             breaker,
         )
 

@@ -116,14 +116,18 @@ async def test_wrong_codes_are_400_and_after_five_the_registration_is_locked(
     wrong = f"{(int(code) + 1) % 1_000_000:06d}"
     url = f"/api/registrations/{registration['id']}/confirm"
 
-    wrongs = [await api.post(url, json={"code": wrong}, headers=headers) for _ in range(5)]
+    wrongs = [await api.post(url, json={"code": wrong}, headers=headers) for _ in range(4)]
+    before_the_fifth = await api.get(f"/api/registrations/{registration['id']}", headers=headers)
+    wrongs.append(await api.post(url, json={"code": wrong}, headers=headers))
     locked = await api.post(url, json={"code": code}, headers=headers)
 
     assert [response.status_code for response in wrongs] == [400] * 5
     assert wrongs[0].headers["content-type"] == "application/problem+json"
     assert locked.status_code == 429
     detail = await api.get(f"/api/registrations/{registration['id']}", headers=headers)
-    assert detail.json()["status"] == "pending"
+    assert (detail.json()["status"], detail.json()["locked"]) == ("pending", True)
+    assert before_the_fifth.json()["locked"] is False
+    assert wrongs[-1].json()["type"].endswith("/wrong-code")
 
 
 async def test_a_code_that_is_not_six_digits_is_422(api, relay_app):

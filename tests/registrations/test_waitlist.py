@@ -41,6 +41,7 @@ async def test_a_full_event_sends_visitors_to_its_waiting_list_and_a_freed_seat_
         offered = (await maria.get(f"/api/waitlist/{first.json()['id']}")).json()
         code = await latest_code(notifications, visitor("maria")["email"])
         confirmed = await maria.confirm(offered["registration_id"], code)
+        claimed = (await maria.get(f"/api/waitlist/{first.json()['id']}")).json()
         moved_up = (await oleg.get(f"/api/waitlist/{second.json()['id']}")).json()
         after = (await ivan.get(f"/api/events/{event.id}")).json()
         mine = (await maria.get("/api/waitlist")).json()
@@ -63,6 +64,10 @@ async def test_a_full_event_sends_visitors_to_its_waiting_list_and_a_freed_seat_
     assert event.name in offer_notice
     assert "подтверждена" in confirmed_notice
     assert (confirmed.status_code, confirmed.json()["status"]) == (200, "confirmed")
+    assert (claimed["status"], claimed["registration_id"]) == (
+        "claimed",
+        offered["registration_id"],
+    )
     assert (moved_up["status"], moved_up["position"]) == ("waiting", 1)
     assert (after["registrations_count"], after["seats_left"], after["waitlist_count"]) == (1, 0, 1)
     assert mine["count"] == 1

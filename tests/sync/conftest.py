@@ -59,7 +59,7 @@ async def sync_service(
             backoff_cap=0.01,
         )
         container = container_of(sync_app)
-        yield SyncService(container.database, client, container.provider_updates)
+        yield SyncService(container.database, client, container.provider_updates, container.tracer)
 
 
 async def finished_runs(client, headers, *, timeout: float = 10.0) -> list[dict]:

@@ -78,7 +78,9 @@ async def test_after_a_switch_of_source_the_first_incremental_run_is_full(
     sync_service, sync_app, provider
 ):
     container = container_of(sync_app)
-    local = SyncService(container.database, GeneratedEvents(), container.provider_updates)
+    local = SyncService(
+        container.database, GeneratedEvents(), container.provider_updates, container.tracer
+    )
     await local.run(SyncMode.INCREMENTAL)
     provider.reset(generate_events(30, seed=40, now=datetime.now(UTC) - timedelta(days=3)))
 

@@ -1,0 +1,3 @@
+from tests.support.notifications import notifications
+
+__all__ = ["notifications"]
