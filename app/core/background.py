@@ -31,16 +31,19 @@ class BackgroundLoops:
         """Runs a long-lived loop that watches the `stopping` event itself."""
         self._track(self._loops, self._guard(name, loop), name)
 
-    def spawn(self, name: str, work: Awaitable[object]) -> None:
-        """Runs one piece of work (a triggered sync, say) that shutdown cancels."""
-        self._track(self._jobs, self._once(name, work), name)
+    def spawn(self, name: str, work: Coroutine[object, object, object]) -> None:
+        """Runs one piece of work (a triggered sync, say) that shutdown cancels. Cancelled
+        before it started, `work` is closed unrun (else Python warns it was never awaited)."""
+        task = self._track(self._jobs, self._once(name, work), name)
+        task.add_done_callback(lambda _: work.close())
 
     def _track(
         self, tasks: set[asyncio.Task[None]], coroutine: Coroutine[object, object, None], name: str
-    ) -> None:
+    ) -> asyncio.Task[None]:
         task = asyncio.create_task(coroutine, name=name)
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+        return task
 
     async def stop(self, timeout_seconds: float) -> None:
         """Cancels the jobs at once (a unit of work cut short rolls back; a sync run records
@@ -78,7 +81,7 @@ class BackgroundLoops:
             if await self.sleep(interval):
                 return
 
-    async def _once(self, name: str, work: Awaitable[object]) -> None:
+    async def _once(self, name: str, work: Coroutine[object, object, object]) -> None:
         try:
             await work
         except Exception as error:
