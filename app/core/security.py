@@ -2,21 +2,30 @@
 
 PyJWT, not python-jose: PyJWT is maintained and is what FastAPI's docs use, while
 python-jose lets `decode()` run without an algorithm list and depends on `ecdsa`, which has an
-unfixed CVE. Every decode here pins HS256.
+unfixed CVE. PyJWT mints the tokens; they are verified here (below, `_verify`).
 """
 
+import base64
+import binascii
+import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import jwt
+import orjson
 from cachetools import LRUCache
 
 from app.core.database import utcnow
 
 ALGORITHM = "HS256"
 REQUIRED_CLAIMS = ["sub", "type", "jti", "iat", "exp", "iss"]
+# The header of every token PyJWT mints here, as it encodes it: the only one accepted, so that
+# no other algorithm (none, RS256 with our key as a public one) is ever considered.
+HEADER = jwt.encode({}, "k" * 32, algorithm=ALGORITHM).partition(".")[0]
 
 
 class TokenType(StrEnum):
@@ -47,6 +56,7 @@ VERIFIED_TOKENS = 4096  # a couple of MiB at most
 class TokenCodec:
     def __init__(self, secret_key: str, issuer: str) -> None:
         self._key = secret_key
+        self._secret = secret_key.encode()
         self._issuer = issuer
         self._verified: LRUCache[str, TokenClaims] = LRUCache(maxsize=VERIFIED_TOKENS)
 
@@ -81,23 +91,46 @@ class TokenCodec:
         return claims
 
     def _verify(self, token: str) -> TokenClaims:
+        """Our header, our HMAC, our issuer, not expired. Done here rather than by PyJWT's
+        `decode`, which checks each base64 character in Python: 120 µs a token, a quarter of
+        a full event's 409 when sales open and every visitor's token is new (bench/README.md).
+        Only the signed part is decoded, and only once the signature matched."""
+        header, _, rest = token.partition(".")
+        signed, _, signature = token.rpartition(".")
+        if header != HEADER or rest.count(".") != 1:
+            raise InvalidTokenError("not a token of ours")
+        expected = hmac.digest(self._secret, signed.encode(), hashlib.sha256)
+        if not hmac.compare_digest(signature.encode(), _base64url(expected)):
+            raise InvalidTokenError("bad signature")
         try:
-            payload = jwt.decode(
-                token,
-                self._key,
-                algorithms=[ALGORITHM],
-                issuer=self._issuer,
-                options={"require": REQUIRED_CLAIMS},
-            )
-        except jwt.PyJWTError as error:
-            raise InvalidTokenError(str(error)) from None
-        try:
-            return TokenClaims(
-                subject=str(payload["sub"]),
-                type=TokenType(payload["type"]),
-                jti=str(payload["jti"]),
-                issued_at=datetime.fromtimestamp(payload["iat"], tz=UTC),
-                expires_at=datetime.fromtimestamp(payload["exp"], tz=UTC),
-            )
-        except (TypeError, ValueError, OverflowError) as error:
+            payload = orjson.loads(base64.urlsafe_b64decode(_padded(rest.partition(".")[0])))
+            return self._claims(payload)
+        except (binascii.Error, KeyError, TypeError, ValueError, OverflowError, OSError) as error:
             raise InvalidTokenError("malformed claims") from error
+
+    def _claims(self, payload: dict[str, Any]) -> TokenClaims:
+        if not all(claim in payload for claim in REQUIRED_CLAIMS):
+            raise InvalidTokenError("a required claim is missing")
+        if payload["iss"] != self._issuer:
+            raise InvalidTokenError("another issuer")
+        issued_at, expires_at = payload["iat"], payload["exp"]
+        if not isinstance(issued_at, int) or not isinstance(expires_at, int):
+            raise InvalidTokenError("times are not numbers")
+        claims = TokenClaims(
+            subject=str(payload["sub"]),
+            type=TokenType(payload["type"]),
+            jti=str(payload["jti"]),
+            issued_at=datetime.fromtimestamp(issued_at, tz=UTC),
+            expires_at=datetime.fromtimestamp(expires_at, tz=UTC),
+        )
+        if claims.expires_at <= utcnow():
+            raise InvalidTokenError("expired")
+        return claims
+
+
+def _base64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _padded(segment: str) -> str:
+    return segment + "=" * (-len(segment) % 4)

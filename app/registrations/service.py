@@ -12,6 +12,7 @@ from app.core.database import utcnow
 from app.core.pagination import Found, PageRequest
 from app.events.errors import EventNotFoundError
 from app.events.models import Event
+from app.events.version import FullEvents
 from app.outbox.models import OutboxStatus
 from app.registrations.errors import (
     AlreadyRegisteredError,
@@ -75,6 +76,13 @@ def refuse_unless_holding(registration: Registration, now: datetime) -> None:
         raise RegistrationLockedError()
 
 
+async def refuse_if_known_full(full_events: FullEvents, event_id: uuid.UUID) -> None:
+    """Refuses a registration for an event this process knows full, with no query: callable
+    before anything else of the request is read (the router does, ahead of its body)."""
+    if await full_events.is_full(event_id, utcnow()):
+        raise EventFullError()
+
+
 async def registration_of(
     registrations: RegistrationRepository, user_id: uuid.UUID, registration_id: uuid.UUID
 ) -> Registration:
@@ -99,9 +107,8 @@ class RegistrationService(Lifecycle):
         holds the event's row only until the commit. Only when that statement finds no seat
         (holds may have lapsed, somebody waits) is the event locked and settled as by every
         other path that frees seats."""
+        await refuse_if_known_full(self.full_events, event_id)
         now = utcnow()
-        if await self.full_events.is_full(event_id, now):
-            raise EventFullError()
         version = self.full_events.version_before_reading()
         seen = await self.registrations.look_before_registering(
             event_id, user_id, email_key(data.email)

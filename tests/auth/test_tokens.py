@@ -94,6 +94,15 @@ async def test_a_token_missing_a_required_claim_is_401(client, missing):
     await assert_rejected(client, jwt.encode(payload, TEST_SECRET, algorithm="HS256"))
 
 
+async def test_a_token_of_another_issuer_or_with_a_segment_more_is_401(client):
+    user_id = (await register(client))["user"]["id"]  # type: ignore[index]
+    ours = forge(sub=user_id)
+
+    await assert_rejected(client, forge(sub=user_id, iss="another-service"))
+    await assert_rejected(client, f"{ours}.{ours.split('.')[-1]}")
+    await assert_rejected(client, forge(sub=user_id, exp=10**18))  # no such time
+
+
 async def test_garbage_token_is_401(client):
     await assert_rejected(client, "not-a-jwt")
 

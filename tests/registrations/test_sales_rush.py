@@ -150,6 +150,37 @@ async def test_a_registration_takes_its_seat_in_its_last_statement_and_a_full_ev
     assert known_with == []
 
 
+async def test_a_known_full_event_is_refused_before_the_body_but_not_before_a_keyed_replay(
+    database_url,
+):
+    """Once known full, a registration is refused ahead of its body (a 409, not a 422) but not
+    ahead of authentication, and a retry under the Idempotency-Key of a registration made
+    before the event filled gets its 201 back."""
+    async with replicas(database_url, catalogue_version_refresh_seconds=1) as running:
+        app, session = running.app, running.sessions[0]
+        event = await event_with_seats(database_of(app), 1)
+        assert (await session.get("/api/events")).status_code == 200  # the version known
+        keyed = {**session.headers, "Idempotency-Key": "before-it-filled"}
+        path = f"/api/events/{event.id}/register"
+        first = await session.http.post(path, json=visitor(1), headers=keyed)
+        for n in (2, 3):  # the second refusal is answered from memory
+            assert (await session.register(event.id, visitor(n))).status_code == 409
+        replayed_with, replayed = await sql_during(
+            app, session.http.post(path, json=visitor(1), headers=keyed)
+        )
+        bad_body_with, bad_body = await sql_during(
+            app, session.http.post(path, json={"email": "not an email"}, headers=session.headers)
+        )
+        anonymous = await session.http.post(path, json=visitor(4))
+
+    assert first.status_code == 201, first.text
+    assert (replayed.status_code, replayed.json()["id"]) == (201, first.json()["id"])
+    assert replayed_with  # the stored response was read
+    assert (bad_body.status_code, bad_body.json()["type"]) == (409, "/problems/event-full")
+    assert bad_body_with == []
+    assert anonymous.status_code == 401
+
+
 async def test_a_seat_freed_on_another_replica_is_seen_by_one_that_knew_the_event_full(
     database_url,
 ):
