@@ -6,7 +6,6 @@ unfixed CVE. PyJWT mints the tokens; they are verified here (below, `_verify`).
 """
 
 import base64
-import binascii
 import hashlib
 import hmac
 import uuid
@@ -55,8 +54,7 @@ VERIFIED_TOKENS = 4096  # a couple of MiB at most
 
 class TokenCodec:
     def __init__(self, secret_key: str, issuer: str) -> None:
-        self._key = secret_key
-        self._secret = secret_key.encode()
+        self._key = secret_key.encode()
         self._issuer = issuer
         self._verified: LRUCache[str, TokenClaims] = LRUCache(maxsize=VERIFIED_TOKENS)
 
@@ -95,17 +93,17 @@ class TokenCodec:
         `decode`, which checks each base64 character in Python: 120 µs a token, a quarter of
         a full event's 409 when sales open and every visitor's token is new (bench/README.md).
         Only the signed part is decoded, and only once the signature matched."""
-        header, _, rest = token.partition(".")
-        signed, _, signature = token.rpartition(".")
-        if header != HEADER or rest.count(".") != 1:
+        segments = token.split(".")
+        if len(segments) != 3 or segments[0] != HEADER:
             raise InvalidTokenError("not a token of ours")
-        expected = hmac.digest(self._secret, signed.encode(), hashlib.sha256)
+        header, body, signature = segments
+        expected = hmac.digest(self._key, f"{header}.{body}".encode(), hashlib.sha256)
         if not hmac.compare_digest(signature.encode(), _base64url(expected)):
             raise InvalidTokenError("bad signature")
         try:
-            payload = orjson.loads(base64.urlsafe_b64decode(_padded(rest.partition(".")[0])))
+            payload = orjson.loads(base64.urlsafe_b64decode(_padded(body)))
             return self._claims(payload)
-        except (binascii.Error, KeyError, TypeError, ValueError, OverflowError, OSError) as error:
+        except (TypeError, ValueError, OverflowError, OSError) as error:  # binascii's: ValueError
             raise InvalidTokenError("malformed claims") from error
 
     def _claims(self, payload: dict[str, Any]) -> TokenClaims:

@@ -44,7 +44,7 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
-def context_of(traceparent: str | None) -> Context:
+def _context_of(traceparent: str | None) -> Context:
     """The remote parent a stored or received `traceparent` names; without one, an empty
     context: a trace of its own, whatever runs around it."""
     return _PROPAGATOR.extract({"traceparent": traceparent}) if traceparent else Context()
@@ -62,6 +62,6 @@ def span(
     """A span of `tracer` (a no-op one when tracing is off) that continues `parent` — a
     stored or received `traceparent` — or, without one, starts a trace of its own."""
     with tracer.start_as_current_span(
-        name, context=context_of(parent), kind=kind, attributes=attributes
+        name, context=_context_of(parent), kind=kind, attributes=attributes
     ) as current:
         yield current

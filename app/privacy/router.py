@@ -42,4 +42,4 @@ async def erase(
     the account is refused from then on, on every replica. The username is free again. A
     wrong password is 401 `/problems/wrong-password`, and nothing changes."""
     await rate_limit(user.username)
-    return ErasureRead.of(await service.erase_own(user, data.password))
+    return ErasureRead.model_validate(await service.erase_own(user, data.password))

@@ -1,11 +1,11 @@
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth.schemas import AnyPassword, UserRead
 from app.outbox.models import OutboxStatus
-from app.privacy.service import Erasure, OwnData
+from app.privacy.service import OwnData
 from app.registrations.schemas import RegistrationRead, WaitlistEntryRead
 from app.tickets.models import ScanResult
 
@@ -15,6 +15,8 @@ class EraseRequest(BaseModel):
 
 
 class ErasureRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # read from the service's Erasure
+
     message: str = Field("Account erased", description="What happened")
     registrations_cancelled: int = Field(
         description="Registrations (pending or confirmed) cancelled; their seats went to the "
@@ -26,16 +28,6 @@ class ErasureRead(BaseModel):
     )
     notice_texts_deleted: int = Field(description="Delivered notices whose text was deleted")
     sessions_ended: int = Field(description="Refresh tokens revoked")
-
-    @classmethod
-    def of(cls, erasure: Erasure) -> "ErasureRead":
-        return cls(
-            registrations_cancelled=erasure.registrations_cancelled,
-            waiting_entries_left=erasure.waiting_entries_left,
-            notices_dropped=erasure.notices_dropped,
-            notice_texts_deleted=erasure.notice_texts_deleted,
-            sessions_ended=erasure.sessions_ended,
-        )
 
 
 class ExportedRegistration(RegistrationRead):

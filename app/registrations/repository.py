@@ -242,6 +242,11 @@ class RegistrationRepository:
             )
         )
 
+    async def count_active(self, now: datetime) -> int:
+        """Registrations of every event that hold a seat now (confirmed, or a running hold)."""
+        count = select(func.count()).select_from(Registration).where(_active(now))
+        return await self.session.scalar(count) or 0
+
     async def email_is_active(self, event_id: uuid.UUID, email_key: str) -> bool:
         found = await self.session.scalar(
             select(Registration.id).where(

@@ -107,6 +107,8 @@ class RegistrationService(Lifecycle):
         holds the event's row only until the commit. Only when that statement finds no seat
         (holds may have lapsed, somebody waits) is the event locked and settled as by every
         other path that frees seats."""
+        # Done already ahead of the body when no Idempotency-Key came (the router); a keyed
+        # request meets it here, once its replay was looked for.
         await refuse_if_known_full(self.full_events, event_id)
         now = utcnow()
         version = self.full_events.version_before_reading()

@@ -71,6 +71,7 @@ def test_parameters_have_plain_schemas_and_idempotency_keys_only_where_honoured(
         assert ("Idempotency-Key" in headers) == honours, label
     events = dict(operations(document))["GET /api/events"]
     dates = {p["name"]: p["schema"] for p in events["parameters"] if p["name"].startswith("date")}
+    assert set(dates) == {"date_from", "date_to"}
     assert dates == {
         name: {**schema, "type": "string", "format": "date"} for name, schema in dates.items()
     }
