@@ -74,7 +74,8 @@ class Metrics:
         self.checkin_scans = Counter(
             "checkin_scans_total",
             "Tickets scanned at the door through this process, by result (ok, "
-            "already-checked-in, invalid-ticket, revoked-ticket, wrong-event, event-cancelled); "
+            "already-checked-in, invalid-ticket, revoked-ticket, wrong-event, event-cancelled, "
+            "nonce-reused); "
             "a scan sent again with its nonce is not counted again.",
             ["result"],
             registry=self.registry,

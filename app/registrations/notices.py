@@ -133,7 +133,7 @@ class Notices:
     async def rescheduled(self, to: Holder, event: Event, new_time: datetime) -> uuid.UUID:
         text = (
             f"Здравствуйте, {to.full_name}! Мероприятие «{event.name}» перенесено на "
-            f"{_moment(new_time)}.{self._calendar(to)}"
+            f"{_moment(new_time)}.{self._ticket(to)}{self._calendar(to)}"
         )
         key = f"{Notice.RESCHEDULED}:{to.id}:{new_time.astimezone(UTC).isoformat()}"
         return await self._outbox.put(Notice.RESCHEDULED, to, text, key=key)

@@ -73,6 +73,14 @@ class EventCancelledError(ScanRefusedError, ConflictError):
     detail_text = "This event was cancelled."
 
 
+class NonceReusedError(ScanRefusedError, ConflictError):
+    """The nonce was already sent with another ticket or event: a scanner's nonces must be its
+    own (a UUID each). Nothing is recorded, and the other scan's result is not revealed."""
+
+    slug = "nonce-reused"
+    detail_text = "This nonce was already used for another scan."
+
+
 def scan_refusal(result: ScanResult) -> type[ScanRefusedError]:
     """The problem a scan with this result answers with (not for `ok`)."""
     return _REFUSALS[result]
@@ -84,6 +92,7 @@ _REFUSALS: dict[ScanResult, type[ScanRefusedError]] = {
     ScanResult.REVOKED_TICKET: RevokedTicketError,
     ScanResult.WRONG_EVENT: WrongEventError,
     ScanResult.EVENT_CANCELLED: EventCancelledError,
+    ScanResult.NONCE_REUSED: NonceReusedError,
 }
 # Every problem a scan may answer with (for the routes' documentation).
 SCAN_REFUSALS = tuple(_REFUSALS.values())

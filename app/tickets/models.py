@@ -33,6 +33,7 @@ class ScanResult(StrEnum):
     REVOKED_TICKET = "revoked-ticket"
     WRONG_EVENT = "wrong-event"
     EVENT_CANCELLED = "event-cancelled"
+    NONCE_REUSED = "nonce-reused"  # never recorded: the nonce's scan was of another ticket
 
 
 class CheckinScan(Base):
@@ -46,6 +47,9 @@ class CheckinScan(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     nonce: Mapped[str | None] = mapped_column(String(128), unique=True)
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    # SHA-256 of the token, in hex, so that a nonce replays only the scan of the same ticket
+    # (null for scans recorded before it was kept).
+    token_digest: Mapped[str | None] = mapped_column(String(64))
     registration_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("registrations.id", ondelete="SET NULL")
     )

@@ -1,6 +1,7 @@
 """The way to the door (SPEC §4.6), in the caller's unit of work: a confirmed registration's
 ticket and calendar file, and the scans at the door, online and uploaded later."""
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -146,10 +147,11 @@ class CheckinService:
         return Found(rows, count)
 
     async def _scan(self, door_user_id: uuid.UUID, event: Event, scan: ScanRequest) -> ScanOutcome:
+        digest = hashlib.sha256(scan.token.encode()).hexdigest()
         if scan.nonce is not None:
             kept = await self.scans.scan_by_nonce(scan.nonce)
             if kept is not None:
-                return ScanOutcome.kept(kept)
+                return self._replayed(kept, event, digest)
         now = utcnow()
         # A scanner's clock running fast must not check anybody in in the future.
         scanned_at = min(scan.scanned_at or now, now)
@@ -159,6 +161,7 @@ class CheckinService:
                 "id": scan_id,
                 "nonce": scan.nonce,
                 "event_id": event.id,
+                "token_digest": digest,
                 "scanned_by": door_user_id,
                 "scanned_at": scanned_at,
                 "received_at": now,
@@ -167,7 +170,7 @@ class CheckinService:
         if not claimed:  # a concurrent request with this nonce came first, and is done
             kept = await self.scans.scan_by_nonce(scan.nonce or "")
             assert kept is not None
-            return ScanOutcome.kept(kept)
+            return self._replayed(kept, event, digest)
         outcome = await self._judge(event, scan.token, scanned_at, now)
         await self.scans.record_result(
             scan_id,
@@ -175,6 +178,15 @@ class CheckinService:
             checked_in_at=outcome.checked_in_at,
             registration_id=outcome.registration.id if outcome.registration else None,
         )
+        return self._counted(outcome)
+
+    def _replayed(self, kept: CheckinScan, event: Event, digest: str) -> ScanOutcome:
+        """The first outcome of the nonce's scan, if this is that scan sent again."""
+        if kept.event_id == event.id and kept.token_digest in (None, digest):
+            return ScanOutcome.kept(kept)
+        return self._counted(ScanOutcome(ScanResult.NONCE_REUSED))
+
+    def _counted(self, outcome: ScanOutcome) -> ScanOutcome:
         counter = self.metrics.checkin_scans.labels(outcome.result)
         self.work.after_commit(counter.inc)
         return outcome

@@ -39,6 +39,7 @@ CALENDAR_TYPE = "text/calendar"
 REMINDER_MARK = "Напоминаем"
 OFFSETS = (4, 2)  # seconds before the event; the loop runs every REMINDER_INTERVAL
 REMINDER_INTERVAL = 0.2
+PUBLIC_BASE_URL = "https://tickets.example.org"
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +154,9 @@ async def test_calendar_files_follow_the_event_moved_and_cancelled_upstream(
 ):
     start = whole_seconds_from_now(30 * 86400)
     event = event_record(start, registration_deadline=(start - timedelta(days=1)).isoformat())
-    async with provided_apps(database_url, notifications, provider) as [(app, http)]:
+    async with provided_apps(
+        database_url, notifications, provider, public_base_url=PUBLIC_BASE_URL
+    ) as [(app, http)]:
         await synced(app, provider, event)
         ivan, maria = await sign_in(http), await sign_in(http)
         registration = await confirmed(ivan, notifications, event["id"], "ivan")
@@ -213,11 +216,17 @@ async def test_calendar_files_follow_the_event_moved_and_cancelled_upstream(
     assert anonymous.status_code == 401
     assert unknown.status_code == 404
 
+    # the notices name the event, its time and place, and link from PUBLIC_BASE_URL, not from
+    # the host the visitor used (that fallback: tests/outbox/test_local_notices.py)
     [confirmation] = [notice for notice in told if "подтверждена" in notice]
     [rescheduled] = [notice for notice in told if "перенесено" in notice]
-    assert ticket_path in confirmation
-    assert f"http://testserver{ticket_path}" in confirmation
-    assert f"http://testserver{calendar_path}" in rescheduled
+    links = (f"{PUBLIC_BASE_URL}{ticket_path}", f"{PUBLIC_BASE_URL}{calendar_path}")
+    for notice, moment in ((confirmation, start), (rescheduled, new_start)):
+        assert f"«{event['name']}»" in notice
+        assert moment.strftime("%d.%m.%Y %H:%M UTC") in notice
+        assert all(link in notice for link in links), notice
+        assert "testserver" not in notice
+    assert f"{place['name']}, {place['city']}" in confirmation
 
 
 # -- the reminders ----------------------------------------------------------------------------

@@ -71,18 +71,29 @@ async def test_only_door_staff_and_staff_scan_and_the_door_role_grants_nothing_e
         admin = await door_staff(http, database_of(app), "admin")
         await make_staff(database_of(app), "admin")
         event = await event_with_seats(database_of(app), 5)
-        token = await ticket_token(ivan, await confirmed(ivan, notifications, event.id))
-        body = scan(event.id, token)
+        registration = await confirmed(ivan, notifications, event.id)
+        body = scan(event.id, await ticket_token(ivan, registration))
 
         visitor_scan = await ivan.post("/api/checkin", body)
         visitor_list = await ivan.get(f"/api/events/{event.id}/attendees")
         visitor_batch = await ivan.post("/api/checkin/batch", {"scans": []})
         door_sync = await door.get("/api/sync/runs")
+        door_sync_trigger = await door.post("/api/sync/trigger", {})
+        door_ticket = await door.get(f"/api/registrations/{registration['id']}/ticket")
+        door_admin = await http.post(
+            "/admin/login",
+            data={"username": "door", "password": PASSWORD},
+            follow_redirects=False,
+        )
+        door_me = (await door.get("/api/auth/me")).json()
         staff_scan = await admin.post("/api/checkin", body)
 
     for refused in (visitor_scan, visitor_list, visitor_batch):
         assert (refused.status_code, refused.json()["type"]) == (403, "/problems/door-only")
-    assert door_sync.status_code == 403
+    assert door_sync.status_code == door_sync_trigger.status_code == 403
+    assert door_ticket.status_code == 404  # a visitor's ticket is theirs alone
+    assert door_admin.status_code == 400  # sqladmin's refused login
+    assert (door_me["is_door"], door_me["is_staff"]) == (True, False)
     assert staff_scan.json()["result"] == "ok"
 
 
@@ -106,6 +117,48 @@ async def test_a_scan_sent_again_with_its_nonce_gets_its_first_answer(database_u
     assert other_device.json()["type"] == "/problems/already-checked-in"
     assert sample(metrics, "checkin_scans_total", result="ok") == 1
     assert sample(metrics, "checkin_scans_total", result="already-checked-in") == 1
+
+
+async def test_a_nonce_sent_with_another_ticket_is_refused_and_reveals_nothing(
+    database_url, notifications
+):
+    async with relaying_app(database_url, notifications) as (app, http):
+        ivan = await sign_in(http)
+        door = await door_staff(http, database_of(app))
+        event = await event_with_seats(database_of(app), 5)
+        other_event = await event_with_seats(database_of(app), 5)
+        first = await ticket_token(ivan, await confirmed(ivan, notifications, event.id, "first"))
+        second = await ticket_token(ivan, await confirmed(ivan, notifications, event.id, "2nd"))
+        nonce = "device-0001"  # two scanners counting their scans from 1
+
+        admitted = await door.post("/api/checkin", scan(event.id, first, nonce))
+        another_ticket = await door.post("/api/checkin", scan(event.id, second, nonce))
+        another_event = await door.post("/api/checkin", scan(other_event.id, first, nonce))
+        batch = await door.post(
+            "/api/checkin/batch",
+            {
+                "scans": [
+                    scan(event.id, second, nonce, scanned_at=utcnow().isoformat()),
+                    scan(event.id, first, nonce, scanned_at=utcnow().isoformat()),
+                ]
+            },
+        )
+        second_scanned = await door.post("/api/checkin", scan(event.id, second, new_nonce()))
+        metrics = (await http.get("/metrics")).text
+
+    assert admitted.status_code == 200
+    for refused in (another_ticket, another_event):
+        assert refused.status_code == 409
+        assert refused.json()["type"] == "/problems/nonce-reused"
+        assert refused.json()["full_name"] is None
+        assert refused.json()["checked_in_at"] is None
+    reused, replayed = batch.json()["results"]
+    assert (reused["result"], reused["registration"]) == ("nonce-reused", None)
+    assert reused["type"] == "/problems/nonce-reused"
+    assert replayed["result"] == "ok"  # the nonce's own scan, sent again
+    assert second_scanned.json()["result"] == "ok"  # never checked in by the reused nonce
+    assert sample(metrics, "checkin_scans_total", result="nonce-reused") == 3
+    assert sample(metrics, "checkin_scans_total", result="ok") == 2
 
 
 async def test_an_offline_batch_checks_in_the_first_scan_and_uploading_it_twice_changes_nothing(
@@ -174,6 +227,7 @@ async def test_the_attendee_list_keeps_an_offline_scanner_in_step(database_url, 
         ivan = await sign_in(http)
         door = await door_staff(http, database_of(app))
         event = await event_with_seats(database_of(app), 5)
+        unchanged_since = await confirmed(ivan, notifications, event.id, "unchanged")
         kept = await confirmed(ivan, notifications, event.id, "kept")
         leaving = await confirmed(ivan, notifications, event.id, "leaving")
         await ivan.register(event.id)  # pending: no ticket yet
@@ -193,7 +247,7 @@ async def test_the_attendee_list_keeps_an_offline_scanner_in_step(database_url, 
 
     assert full.status_code == 200
     entries = {entry["registration_id"]: entry for entry in full.json()["results"]}
-    assert set(entries) == {kept["id"], leaving["id"]}
+    assert set(entries) == {unchanged_since["id"], kept["id"], leaving["id"]}
     assert set(entries[kept["id"]]) == {
         "registration_id",
         "ticket_version",
@@ -207,7 +261,7 @@ async def test_the_attendee_list_keeps_an_offline_scanner_in_step(database_url, 
     assert unchanged.status_code == 304
     assert changed.status_code == 200
     after = {entry["registration_id"]: entry for entry in delta.json()["results"]}
-    assert set(after) == {kept["id"], leaving["id"]}
+    assert set(after) == {kept["id"], leaving["id"]}  # not the ticket that did not change
     assert after[leaving["id"]]["revoked"] is True
     assert after[kept["id"]]["ticket_version"] == 2
     assert naive.status_code == 422

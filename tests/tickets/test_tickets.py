@@ -14,6 +14,7 @@ from app.tickets.signing import TicketClaims, TicketKeys
 from tests.conftest import database_of, http_client, make_settings, running_app
 from tests.support.door import confirmed, door_staff, scan
 from tests.support.events import event_with_seats
+from tests.support.processes import child_environment, run_cli
 from tests.support.visitors import relaying_app, sign_in, visitor
 
 QR_MAX_CHARACTERS = 200
@@ -185,13 +186,22 @@ async def test_a_configured_key_signs_and_its_predecessors_still_verify(database
     assert verify_offline({"keys": keys}, old)
 
 
-def test_production_refuses_to_start_without_a_ticket_signing_key():
-    with pytest.raises(ConfigurationError, match="TICKET_SIGNING_KEY"):
-        load_settings(
-            environment="production",
-            jwt_secret_key="x" * 40,
-            events_provider_url="https://provider.example.com/",
-            notifications_url="https://notifications.example.com/",
-        )
+async def test_production_refuses_to_start_without_a_ticket_signing_key(tmp_path):
+    env = child_environment(
+        ENVIRONMENT="production",
+        JWT_SECRET_KEY="x" * 40,
+        EVENTS_PROVIDER_URL="https://provider.example.com/",
+        NOTIFICATIONS_URL="https://notifications.example.com/",
+        TICKET_SIGNING_KEY="",
+    )
+
+    code, _, stderr = await run_cli("serve", "--port", "0", env=env, cwd=tmp_path)
+
+    assert code == 1
+    assert "TICKET_SIGNING_KEY" in stderr
+    assert len(stderr.strip().splitlines()) == 1
+
+
+def test_a_ticket_signing_key_that_is_no_seed_is_refused():
     with pytest.raises(ConfigurationError, match="TICKET_SIGNING_KEY"):
         load_settings(environment="test", jwt_secret_key="x" * 40, ticket_signing_key="short")
