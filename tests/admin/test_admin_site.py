@@ -18,7 +18,7 @@ from app.registrations.models import Registration, WaitlistEntry
 from app.sync.models import SyncRun
 from app.tickets.models import CheckinScan
 from tests.conftest import client_of, database_of
-from tests.support.auth import PASSWORD, make_staff, register
+from tests.support.auth import admin_login, make_staff, register
 from tests.support.events import event_with_seats
 from tests.support.notifications import new_ids, seed_messages
 from tests.support.visitors import sign_in, visitor
@@ -31,12 +31,6 @@ async def client(app):
     """The admin site works in sessions of its own: its tests need committed data."""
     async with client_of(app) as http:
         yield http
-
-
-async def admin_login(client, username: str, password: str = PASSWORD):
-    return await client.post(
-        "/admin/login", data={"username": username, "password": password}, follow_redirects=False
-    )
 
 
 async def test_admin_without_a_session_redirects_to_its_login(client):

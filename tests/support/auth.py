@@ -38,3 +38,12 @@ async def staff_token(
     token = await access_token(client, username)
     await make_staff(database, username)
     return token
+
+
+async def admin_login(
+    client: httpx.AsyncClient, username: str, password: str = PASSWORD
+) -> httpx.Response:
+    """The admin site's login form, sent (its answer not followed)."""
+    return await client.post(
+        "/admin/login", data={"username": username, "password": password}, follow_redirects=False
+    )

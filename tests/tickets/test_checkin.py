@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from app.core.database import utcnow
 from tests.conftest import database_of
-from tests.support.auth import PASSWORD, make_staff
+from tests.support.auth import PASSWORD, admin_login, make_staff
 from tests.support.database import empty_database
 from tests.support.door import confirmed, door_staff, new_nonce, scan
 from tests.support.events import event_with_seats, update_event
@@ -80,11 +80,7 @@ async def test_only_door_staff_and_staff_scan_and_the_door_role_grants_nothing_e
         door_sync = await door.get("/api/sync/runs")
         door_sync_trigger = await door.post("/api/sync/trigger", {})
         door_ticket = await door.get(f"/api/registrations/{registration['id']}/ticket")
-        door_admin = await http.post(
-            "/admin/login",
-            data={"username": "door", "password": PASSWORD},
-            follow_redirects=False,
-        )
+        door_admin = await admin_login(http, "door")
         door_me = (await door.get("/api/auth/me")).json()
         staff_scan = await admin.post("/api/checkin", body)
 
