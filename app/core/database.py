@@ -46,6 +46,7 @@ from sqlalchemy.types import TypeDecorator
 
 from app.core.config import DEFAULT_DATABASE_POOL_SIZE
 from app.core.errors import DatabaseUnavailableError, TransactionConflictError
+from app.core.last_write import CHANGED_NO_ROW, SAVEPOINT, LastWrite, committing_message
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -316,9 +317,8 @@ async def _database_errors_as_problems() -> AsyncIterator[None]:
 def _lost_to_a_concurrent_transaction(error: BaseException) -> bool:
     """SQLSTATE class 40, "transaction rollback": a deadlock (40P01) or a serialization
     failure (40001), which PostgreSQL resolves by rolling one of the transactions back."""
-    return isinstance(error, sqlalchemy_errors.DBAPIError) and _sqlstate(error.orig).startswith(
-        TRANSACTION_ROLLBACK_SQLSTATES
-    )
+    reported = error.orig if isinstance(error, sqlalchemy_errors.DBAPIError) else error
+    return _sqlstate(reported).startswith(TRANSACTION_ROLLBACK_SQLSTATES)
 
 
 class RecordedFailure(Exception):
@@ -331,18 +331,30 @@ AfterCommit = Callable[[], object]
 BeforeCommit = Callable[[], Awaitable[object]]
 
 
+async def _commit_in_one_message(driver: Any, last: LastWrite) -> bool:
+    try:
+        await driver.execute(committing_message(last))
+    except Exception as error:
+        if _sqlstate(error) != CHANGED_NO_ROW:
+            raise
+        await driver.execute(f"ROLLBACK TO SAVEPOINT {SAVEPOINT}")
+        return False
+    return True
+
+
 class UnitOfWork:
     """One transaction: the session every repository of a request (or of one loop iteration)
     works in, the last writes it makes before committing, and the effects that must happen only
     once it has committed (waking the outbox relay). Nobody but `Database.transaction` commits
     it."""
 
-    __slots__ = ("_after_commit", "_before_commit", "session")
+    __slots__ = ("_after_commit", "_before_commit", "_commits_with_last_write", "session")
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, commits_with_last_write: bool = False) -> None:
         self.session = session
         self._before_commit: dict[str, BeforeCommit] = {}
         self._after_commit: dict[AfterCommit, None] = {}
+        self._commits_with_last_write = commits_with_last_write
 
     def before_commit(self, name: str, write: BeforeCommit) -> None:
         """Runs `write` in the transaction just before it commits, once per `name` however
@@ -360,10 +372,29 @@ class UnitOfWork:
         of work goes on (`async with uow.savepoint(): …`)."""
         return self.session.begin_nested()
 
-    async def _commit(self) -> None:
+    async def commit_with(self, last: LastWrite) -> bool:
+        """Makes `last` the unit of work's last write if it changes a row (True), else leaves
+        it out (False) and the unit of work goes on. On PostgreSQL it is sent with the COMMIT,
+        in one message (app.core.last_write says why): the unit of work has committed when it
+        returns True, and writes nothing more. Inside a savepoint, joined to a test's
+        transaction, or with nothing written before it, it is a statement as any other,
+        committed when the block ends."""
+        if self._commits_with_last_write and not self.session.in_nested_transaction():
+            await self._write_before_commit()
+            await self.session.flush()
+            connection = await (await self.session.connection()).get_raw_connection()
+            driver = connection.driver_connection
+            if driver is not None and driver.is_in_transaction():
+                return await _commit_in_one_message(driver, last)
+        return rowcount(await self.session.execute(last.statement, last.values)) == 1
+
+    async def _write_before_commit(self) -> None:
         writes, self._before_commit = self._before_commit, {}
         for write in writes.values():
             await write()
+
+    async def _commit(self) -> None:
+        await self._write_before_commit()
         await self.session.commit()
 
     def _committed(self) -> None:
@@ -379,6 +410,7 @@ class Database:
     def __init__(self, engine: AsyncEngine, *, bind: AsyncEngine | AsyncConnection | None = None):
         self.engine = engine
         self._bind = bind if bind is not None else engine
+        self._commits_with_last_write = bind is None and engine.dialect.name == "postgresql"
         self._sessions = async_sessionmaker(
             self._bind,
             expire_on_commit=False,
@@ -404,7 +436,7 @@ class Database:
         cannot be reached is a DatabaseUnavailableError, a transaction rolled back for a
         concurrent one a TransactionConflictError."""
         async with _database_errors_as_problems(), self._session() as session:
-            work = UnitOfWork(session)
+            work = UnitOfWork(session, commits_with_last_write=self._commits_with_last_write)
             try:
                 yield work
             except BaseException as error:

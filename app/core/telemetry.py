@@ -6,7 +6,8 @@ and a tenth of a second of every process's start.
 Each process has a tracer provider of its own rather than the global one, so that a test can
 run a traced app beside untraced ones; the instrumentations are handed it. Traced: every
 request (FastAPI), every statement (the async engine's sync engine, instrumented once:
-SQLAlchemy sees every statement, and instrumenting asyncpg too would trace each twice), every
+SQLAlchemy sees every statement but a registration's last write, which goes past it with its
+COMMIT (app.core.last_write); instrumenting asyncpg too would trace each other twice), every
 outgoing HTTP call (httpx: the notification service, the provider).
 """
 

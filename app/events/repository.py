@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from app.core.database import UTCDateTime, insert_or_update, rowcount, rows_by_key, utcnow
+from app.core.last_write import LastWrite
 from app.events.models import CatalogueVersion, Event, Venue, registration_open
 from app.provider.changes import Applied, EventChange
 from app.provider.records import CANCELLED_PROVIDER_STATUS, ProviderEvent, ProviderPlace
@@ -248,11 +249,9 @@ class CatalogueRepository:
             .values(token=uuid.uuid4().hex, changed_at=utcnow())
         )
 
-    async def take_seat(self, event_id: uuid.UUID, hold_ends: datetime, now: datetime) -> bool:
-        result = await self.session.execute(
-            TAKE_SEAT, {"event_id": event_id, "hold_ends": hold_ends, "now": now}
-        )
-        return rowcount(result) == 1
+    def take_seat(self, event_id: uuid.UUID, hold_ends: datetime, now: datetime) -> LastWrite:
+        """The write that takes a seat, for the unit of work to end with."""
+        return LastWrite(TAKE_SEAT, {"event_id": event_id, "hold_ends": hold_ends, "now": now})
 
     async def lock(self, event_id: uuid.UUID, *, skip_locked: bool = False) -> Event | None:
         """The event, its row locked until the unit of work ends (on PostgreSQL; SQLite's

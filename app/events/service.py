@@ -134,9 +134,10 @@ class Catalogue:
         """Takes one seat of the event for a hold ending at `hold_ends`, in one statement, if a
         seat is free for a direct registration: registration open, nobody waiting, fewer seats
         taken than there are. False otherwise — full, or maybe only seemingly so (holds that
-        lapsed are not counted out here: see `lock`). The row stays locked until the unit of
-        work ends; make it the last write before the commit."""
-        taken = await self.events.take_seat(event_id, hold_ends, now)
+        lapsed are not counted out here: see `lock`). It is the unit of work's last write: on
+        PostgreSQL the unit of work commits with it (`UnitOfWork.commit_with`), and the row is
+        locked only while the server runs the two."""
+        taken = await self.work.commit_with(self.events.take_seat(event_id, hold_ends, now))
         if taken:
             self._seats_changing()
         return taken

@@ -138,10 +138,14 @@ async def test_a_registration_takes_its_seat_in_its_last_statement_and_a_full_ev
         known_with, known = await sql_during(app, session.register(event.id, visitor(1)))
 
     assert registered.status_code == 201, registered.text
+    # the look, the notice (whose NOTIFY is its trigger's), the registration, and the seat —
+    # which PostgreSQL gets with the COMMIT, in one message of the driver's own, past
+    # SQLAlchemy (tests/core/test_last_write.py)
     writes_of_the_event = [statement for statement in sent if "UPDATE events" in statement]
-    assert writes_of_the_event == [sent[-1]]
-    # the look, the notice (whose NOTIFY is its trigger's), the registration, the seat
-    assert len(sent) == 4
+    if database_url.startswith("postgresql"):
+        assert (len(sent), writes_of_the_event) == (3, [])
+    else:
+        assert (len(sent), writes_of_the_event) == (4, [sent[-1]])
     assert (refused.status_code, len(refused_with)) == (409, 1)
     assert refused_with[0].startswith("SELECT")
     # Full comes before the visitor's own registrations (visitor 1 holds the seat).
