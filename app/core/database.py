@@ -346,7 +346,7 @@ class UnitOfWork:
     """One transaction: the session every repository of a request (or of one loop iteration)
     works in, the last writes it makes before committing, and the effects that must happen only
     once it has committed (waking the outbox relay). Nobody but `Database.transaction` commits
-    it."""
+    it — or `commit_with`, with the last write it is handed."""
 
     __slots__ = ("_after_commit", "_before_commit", "_commits_with_last_write", "session")
 
