@@ -63,6 +63,10 @@ def catalogue_pages_of(request: Request) -> PageCache:
     return container_of(request.app).catalogue_pages
 
 
+def database_of(request: Request) -> Database:
+    return container_of(request.app).database
+
+
 def surroundings_of(request: Request) -> Surroundings:
     return container_of(request.app).surroundings
 
@@ -74,7 +78,7 @@ def link_base_of(request: Request) -> str:
     return public or str(request.base_url).rstrip("/")
 
 
-# A name of its own: the tests route the requests' units of work into theirs by overriding it.
+# A name of its own: the tests route the requests' reads into their transaction by overriding it.
 get_database = _collaborator("database")
 
 ContainerDep = Annotated[Container, Depends(get_container)]
@@ -87,10 +91,12 @@ BackgroundDep = Annotated[BackgroundLoops, Depends(_collaborator("background"))]
 DrainDep = Annotated[Drain, Depends(_collaborator("drain"))]
 
 
-async def unit_of_work(database: DatabaseDep) -> AsyncIterator[UnitOfWork]:
+async def unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
     """The request's one transaction: it commits when the route function returns, before the
-    response is sent, and rolls back if it raises (RecordedFailure aside)."""
-    async with database.transaction() as work:
+    response is sent, and rolls back if it raises (RecordedFailure aside). The database comes
+    from the accessor, not from DatabaseDep: every write would resolve one dependency more.
+    The tests route units of work into their own transaction by overriding this."""
+    async with database_of(request).transaction() as work:
         yield work
 
 

@@ -18,8 +18,8 @@ from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from app.core.config import Settings, load_settings
-from app.core.database import Database
-from app.dependencies import container_of, get_database
+from app.core.database import Database, UnitOfWork
+from app.dependencies import container_of, get_database, unit_of_work
 from app.main import create_app
 from tests.support.database import empty_tables, postgres_url, prepare_database
 
@@ -119,11 +119,16 @@ async def rolled_back(app: FastAPI) -> AsyncIterator[Database]:
         async def joined() -> Database:
             return database
 
+        async def joined_work() -> AsyncIterator[UnitOfWork]:
+            async with database.transaction() as work:
+                yield work
+
         app.dependency_overrides[get_database] = joined
+        app.dependency_overrides[unit_of_work] = joined_work
         try:
             yield database
         finally:
-            del app.dependency_overrides[get_database]
+            del app.dependency_overrides[get_database], app.dependency_overrides[unit_of_work]
             await transaction.rollback()
 
 

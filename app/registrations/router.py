@@ -4,13 +4,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request, status
 
 from app.auth.dependencies import AUTHENTICATION_ERRORS, CurrentUserId
+from app.core.database import UnitOfWork
 from app.core.errors import PageNotFoundError, RequestInvalidError, problem_responses
 from app.core.pagination import Found, Page, PageRequestDep, page_body
 from app.dependencies import UnitOfWorkDep, link_base_of, surroundings_of
 from app.events.errors import EventNotFoundError
-from app.idempotency.dependencies import IdempotencyDep
+from app.idempotency.dependencies import IdempotencyKeyHeader
 from app.idempotency.errors import IdempotencyKeyReusedError
-from app.idempotency.service import Asked
+from app.idempotency.service import Asked, Idempotency
 from app.registrations.errors import (
     AlreadyRegisteredError,
     AlreadyWaitingError,
@@ -42,23 +43,33 @@ router = APIRouter(tags=["registrations"])
 waitlist_router = APIRouter(tags=["waitlist"])
 
 
-async def get_registration_service(request: Request, work: UnitOfWorkDep) -> RegistrationService:
+def registration_service(work: UnitOfWork, request: Request) -> RegistrationService:
+    """The service in the request's unit of work. The routes that create (and so need the unit
+    of work for their Idempotency-Key too) make it with this rather than take
+    RegistrationServiceDep: FastAPI resolves each dependency on every request, and its own again
+    even when cached, about 0.1 M instructions apiece on the registering path (bench/README.md)."""
     return RegistrationService(work, surroundings_of(request))
+
+
+async def get_registration_service(request: Request, work: UnitOfWorkDep) -> RegistrationService:
+    return registration_service(work, request)
 
 
 RegistrationServiceDep = Annotated[RegistrationService, Depends(get_registration_service)]
 
 
-async def refuse_known_full_unless_keyed(
-    event_id: uuid.UUID, request: Request, _: CurrentUserId
-) -> None:
-    """Once sales open, most requests are for an event this process knows full: they are
-    answered after authentication, ahead of the body's validation, the unit of work and the
-    idempotency record (half the instructions of such a 409, bench/README.md). Not under an
+async def registering_user(
+    event_id: uuid.UUID, request: Request, user_id: CurrentUserId
+) -> uuid.UUID:
+    """The user registering, once authenticated; but an event this process knows full is
+    refused here, where most requests end once sales open: ahead of the body's validation,
+    the unit of work and the idempotency record (half the instructions of such a 409,
+    bench/README.md; so `register` names it before its unit of work). Not under an
     Idempotency-Key: the retry of a registration made before the event filled gets its 201.
-    The header is only looked for here; its dependency validates it."""
+    The header is only looked for here; the route validates it."""
     if "idempotency-key" not in request.headers:
         await refuse_if_known_full(surroundings_of(request).full_events, event_id)
+    return user_id
 
 
 ONE_OF_MINE = (*AUTHENTICATION_ERRORS, RegistrationNotFoundError, RequestInvalidError)
@@ -81,25 +92,26 @@ LIST_ERRORS = (*AUTHENTICATION_ERRORS, PageNotFoundError, RequestInvalidError)
         RequestInvalidError,
         IdempotencyKeyReusedError,
     ),
-    dependencies=[Depends(refuse_known_full_unless_keyed)],
 )
 async def register(
     event_id: uuid.UUID,
     data: RegistrationCreate,
-    user_id: CurrentUserId,
-    service: RegistrationServiceDep,
-    idempotency: IdempotencyDep,
+    user_id: Annotated[uuid.UUID, Depends(registering_user)],
+    work: UnitOfWorkDep,
     request: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> RegistrationRead:
     """Registers a visitor: the registration is `pending` — it holds a seat — until confirmed
     with the 6-digit code that the notification service sends to `email`, or until its
     `expires_at` passes (then `expired`, and the seat is free again). A full event answers 409
     `/problems/event-full`: join its waiting list instead."""
+    service = registration_service(work, request)
 
     async def create() -> RegistrationRead:
         registration = await service.register(user_id, event_id, data, link_base_of(request))
         return RegistrationRead.model_validate(registration)
 
+    idempotency = Idempotency(work, user_id, idempotency_key)
     return await idempotency.once(Asked("register", event_id, data), RegistrationRead, create)
 
 
@@ -222,15 +234,18 @@ async def join_waitlist(
     event_id: uuid.UUID,
     data: RegistrationCreate,
     user_id: CurrentUserId,
-    service: RegistrationServiceDep,
-    idempotency: IdempotencyDep,
+    work: UnitOfWorkDep,
+    request: Request,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> WaitlistEntryRead:
     """Waits for a seat at a full event. The next seat that frees goes to the oldest waiting
     entry: a pending registration is made for it, and its code comes in an offer notice."""
+    service = registration_service(work, request)
 
     async def join() -> WaitlistEntryRead:
         return WaitlistEntryRead.of(*await service.join_waitlist(user_id, event_id, data))
 
+    idempotency = Idempotency(work, user_id, idempotency_key)
     return await idempotency.once(Asked("waitlist", event_id, data), WaitlistEntryRead, join)
 
 
