@@ -32,6 +32,10 @@ logger = logging.getLogger(__name__)
 GROUP = "events-face"
 GRACEFUL_TIMEOUT_SECONDS = 5.0
 RECLAIM_POLL_MILLISECONDS = 1000
+# Entries read at a time from the stream (Redis hands over all it has, otherwise): each waits,
+# pending, for those read before it, so a backlog read at once would go idle past
+# STREAM_RECLAIM_IDLE_SECONDS and be taken again by the reclaiming subscriber, still queued here.
+READ_BATCH = 100
 LAG_TIMEOUT_SECONDS = 1.0
 
 # In-flight messages get this long to finish on stop; FastStream's per-message lines are DEBUG.
@@ -157,7 +161,7 @@ def redis_consumer(settings: Settings, service: StreamService) -> StreamConsumer
     broker = RedisBroker(settings.broker_url, **_BROKER_OPTIONS)
     name = consumer_name()
     handler = _subscriber_handler(service, topic, _redis_position)
-    new_entries = StreamSub(topic, group=GROUP, consumer=name)
+    new_entries = StreamSub(topic, group=GROUP, consumer=name, max_records=READ_BATCH)
     abandoned_entries = StreamSub(
         topic,
         group=GROUP,

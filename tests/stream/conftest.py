@@ -143,14 +143,16 @@ class StreamApp:
 async def consuming_app(
     database_url: str, topic: str, **overrides: object
 ) -> AsyncIterator[StreamApp]:
+    defaults: dict[str, object] = {
+        "stream_reclaim_idle_seconds": RECLAIM_IDLE_SECONDS,
+        # The daily cleanup runs at start-up: it must not race the tests for past events.
+        "event_retention_days": 36500,
+    }
     settings = make_settings(
         database_url,
         broker_url=REDIS_URL,
         provider_events_topic=topic,
-        stream_reclaim_idle_seconds=RECLAIM_IDLE_SECONDS,
-        # The daily cleanup runs at start-up: it must not race the tests for past events.
-        event_retention_days=36500,
-        **overrides,
+        **{**defaults, **overrides},
     )
     async with (
         running_app(settings) as app,
