@@ -331,22 +331,26 @@ AfterCommit = Callable[[], object]
 BeforeCommit = Callable[[], Awaitable[object]]
 
 
-async def _commit_in_one_message(driver: Any, last: LastWrite) -> bool:
+async def _commit_in_one_message(driver: Any, writes: Sequence[LastWrite]) -> bool:
     try:
-        await driver.execute(committing_message(last))
+        await driver.execute(committing_message(writes))
     except Exception as error:
-        if _sqlstate(error) != CHANGED_NO_ROW:
+        if _sqlstate(error) not in (CHANGED_NO_ROW, UNIQUE_VIOLATION):
             raise
         await driver.execute(f"ROLLBACK TO SAVEPOINT {SAVEPOINT}")
         return False
     return True
 
 
+class _NotAllWritten(Exception):
+    """A last write changed no row: the savepoint of them all is rolled back."""
+
+
 class UnitOfWork:
     """One transaction: the session every repository of a request (or of one loop iteration)
     works in, the last writes it makes before committing, and the effects that must happen only
     once it has committed (waking the outbox relay). Nobody but `Database.transaction` commits
-    it — or `commit_with`, with the last write it is handed."""
+    it — or `commit_with`, with the last writes it is handed."""
 
     __slots__ = ("_after_commit", "_before_commit", "_commits_with_last_write", "session")
 
@@ -372,12 +376,13 @@ class UnitOfWork:
         of work goes on (`async with uow.savepoint(): …`)."""
         return self.session.begin_nested()
 
-    async def commit_with(self, last: LastWrite) -> bool:
-        """Makes `last` the unit of work's last write if it changes a row (True), else leaves
-        it out (False) and the unit of work goes on. On PostgreSQL it is sent with the COMMIT,
-        in one message (app.core.last_write says why): the unit of work has committed when it
+    async def commit_with(self, *writes: LastWrite) -> bool:
+        """Makes `writes`, in that order, the unit of work's last writes if each changes a row
+        (True); else — one changed no row, or a unique index refused one — makes none of them
+        (False), and the unit of work goes on. On PostgreSQL they are sent with the COMMIT, in
+        one message (app.core.last_write says why): the unit of work has committed when it
         returns True, and writes nothing more. Inside a savepoint, joined to a test's
-        transaction, or with nothing written before it, it is a statement as any other,
+        transaction, or with nothing written before them, they are statements as any other,
         committed when the block ends."""
         if self._commits_with_last_write and not self.session.in_nested_transaction():
             await self._write_before_commit()
@@ -385,8 +390,22 @@ class UnitOfWork:
             connection = await (await self.session.connection()).get_raw_connection()
             driver = connection.driver_connection
             if driver is not None and driver.is_in_transaction():
-                return await _commit_in_one_message(driver, last)
-        return rowcount(await self.session.execute(last.statement, last.values)) == 1
+                return await _commit_in_one_message(driver, writes)
+        try:
+            async with self.session.begin_nested():
+                for write in writes:
+                    if not await self._changes_a_row(write):
+                        raise _NotAllWritten()
+        except _NotAllWritten:
+            return False
+        except sqlalchemy_errors.IntegrityError as error:
+            if not is_unique_violation(error):
+                raise
+            return False
+        return True
+
+    async def _changes_a_row(self, write: LastWrite) -> bool:
+        return rowcount(await self.session.execute(write.statement, write.values)) == 1
 
     async def _write_before_commit(self) -> None:
         writes, self._before_commit = self._before_commit, {}

@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Row
 
 from app.core.database import Database, UnitOfWork, utcnow
+from app.core.last_write import LastWrite
 from app.core.pagination import Found, PageRequest
 from app.events.errors import EventNotFoundError
 from app.events.models import Event, earliest, free_seats, registration_is_open
@@ -130,14 +131,24 @@ class Catalogue:
             self._records_changing()
         return applied
 
-    async def take_seat(self, event_id: uuid.UUID, hold_ends: datetime, now: datetime) -> bool:
+    async def take_seat(
+        self,
+        event_id: uuid.UUID,
+        hold_ends: datetime,
+        now: datetime,
+        *,
+        along: Sequence[LastWrite] = (),
+    ) -> bool:
         """Takes one seat of the event for a hold ending at `hold_ends`, in one statement, if a
         seat is free for a direct registration: registration open, nobody waiting, fewer seats
-        taken than there are. False otherwise — full, or maybe only seemingly so (holds that
-        lapsed are not counted out here: see `lock`). It is the unit of work's last write: on
-        PostgreSQL the unit of work commits with it (`UnitOfWork.commit_with`), and the row is
-        locked only while the server runs the two."""
-        taken = await self.work.commit_with(self.events.take_seat(event_id, hold_ends, now))
+        taken than there are; and makes the writes `along` with it (the registration holding
+        the seat), all of them or none. False, with none made, otherwise — full, or maybe only
+        seemingly so (holds that lapsed are not counted out here: see `lock`), or one of
+        `along` refused. These are the unit of work's last writes: on PostgreSQL the unit of
+        work commits with them (`UnitOfWork.commit_with`), and the row is locked only while the
+        server runs the seat's UPDATE and the COMMIT."""
+        seat = self.events.take_seat(event_id, hold_ends, now)
+        taken = await self.work.commit_with(*along, seat)
         if taken:
             self._seats_changing()
         return taken

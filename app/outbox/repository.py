@@ -4,21 +4,35 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.database import Upsert, dialect_name, insert_upsert, rowcount
+from app.core.database import Upsert, dialect_name, insert_upsert, rowcount, utcnow
+from app.core.last_write import LastWrite
 from app.outbox.models import OutboxMessage, OutboxStatus
 
 OUTBOX = OutboxMessage.__table__
+# What a notice gives its message; the other columns start as every message's do.
+MESSAGE_FIELDS = ("id", "topic", "payload", "user_id", "masked_text", "traceparent")
 
 
 @cache
 def _add_message(dialect: str, unless_exists: bool) -> Upsert:
-    """A Core INSERT of one message (its id, topic, payload, account, kept text and trace
-    context; the columns' defaults for the rest), built once: every notice is one, and an ORM
-    insert built anew each time took the ORM's bulk path and a new cache key."""
-    statement = insert_upsert(dialect, OUTBOX)
+    """A Core INSERT of one message, every column with a default given its value, built once:
+    every notice is one, an ORM insert built anew each time took the ORM's bulk path and a new
+    cache key, and a message may travel with the COMMIT (`LastWrite`), where no default is
+    computed."""
+    now = bindparam("now", type_=OUTBOX.c.created_at.type)
+    statement = insert_upsert(dialect, OUTBOX).values(
+        {
+            **{name: bindparam(name, type_=OUTBOX.c[name].type) for name in MESSAGE_FIELDS},
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
     return (
         statement.on_conflict_do_nothing(index_elements=[OUTBOX.c.id])
         if unless_exists
@@ -30,7 +44,7 @@ class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(
+    def new_message(
         self,
         message_id: uuid.UUID,
         topic: str,
@@ -40,8 +54,9 @@ class OutboxRepository:
         masked_text: str,
         traceparent: str | None,
         unless_exists: bool = False,
-    ) -> None:
-        """Writes the message; with `unless_exists`, only if no message has its id yet."""
+    ) -> LastWrite:
+        """The write of the message; with `unless_exists`, it writes only if no message has
+        its id yet."""
         statement = _add_message(dialect_name(self.session), unless_exists)
         values = {
             "id": message_id,
@@ -50,8 +65,12 @@ class OutboxRepository:
             "user_id": user_id,
             "masked_text": masked_text,
             "traceparent": traceparent,
+            "now": utcnow(),
         }
-        await self.session.execute(statement, values)
+        return LastWrite(statement, values)
+
+    async def add(self, message: LastWrite) -> None:
+        await self.session.execute(message.statement, message.values)
 
     async def status_of(self, message_id: uuid.UUID) -> str | None:
         return await self.session.scalar(

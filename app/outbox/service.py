@@ -4,9 +4,11 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from app.core.database import UnitOfWork, utcnow
+from app.core.last_write import LastWrite
 from app.core.metrics import Metrics
 from app.core.tracing import current_traceparent
 from app.outbox.models import OutboxStatus
@@ -31,6 +33,14 @@ class Recipient(Protocol):
     def email(self) -> str: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """A message composed, and the write that puts it in the outbox."""
+
+    id: uuid.UUID
+    message: LastWrite
+
+
 # The channel (app.core.listener) that wakes every process's relay once a message is written or
 # requeued: the database's own trigger notifies it (migration 0009, PostgreSQL).
 OUTBOX_CHANNEL = "outbox"
@@ -47,7 +57,7 @@ class Outbox:
         self._relay_wake = relay_wake
         self._messages = OutboxRepository(work.session)
 
-    async def put(
+    def compose(
         self,
         topic: str,
         to: Recipient,
@@ -55,14 +65,15 @@ class Outbox:
         *,
         code: str | None = None,
         key: str | None = None,
-    ) -> uuid.UUID:
-        """Queues a message to `to` about their account `to.user_id`; returns its id. A `code`
-        in the text is kept in clear only until the message is delivered (or dead): the text
-        kept beside it has it masked from the start. With a `key`, the outbox keeps one message
-        per key, whoever puts it and however often: the message's id is derived from the key,
-        and a second one is not written."""
+    ) -> Letter:
+        """A message to `to` about their account `to.user_id`, to `put` — or to hand to the
+        unit of work's last writes (`UnitOfWork.commit_with`). A `code` in the text is kept in
+        clear only until the message is delivered (or dead): the text kept beside it has it
+        masked from the start. With a `key`, the outbox keeps one message per key, whoever puts
+        it and however often: the message's id is derived from the key, and a second one is
+        not written."""
         message_id = uuid.uuid5(MESSAGE_KEYS, key) if key is not None else uuid.uuid4()
-        await self._messages.add(
+        message = self._messages.new_message(
             message_id,
             topic,
             {"email": to.email, "message": text},
@@ -71,8 +82,13 @@ class Outbox:
             traceparent=current_traceparent(),
             unless_exists=key is not None,
         )
-        self._work.after_commit(self._relay_wake.set)
-        return message_id
+        self._work.after_commit(self._relay_wake.set)  # a wake for nothing, if it is not written
+        return Letter(message_id, message)
+
+    async def put(self, letter: Letter) -> uuid.UUID:
+        """Queues the message; returns its id."""
+        await self._messages.add(letter.message)
+        return letter.id
 
     async def status_of(self, message_id: uuid.UUID) -> OutboxStatus | None:
         status = await self._messages.status_of(message_id)

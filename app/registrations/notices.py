@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from app.events.models import Event, Venue
-from app.outbox.service import Outbox
+from app.outbox.service import Letter, Outbox
 
 
 class Notice(StrEnum):
@@ -88,19 +88,20 @@ class Notices:
     def _calendar(self, to: Holder) -> str:
         return self._link(to, "Календарь", "calendar.ics")
 
-    async def code(self, to: Visitor, event_name: str, code: str, until: datetime) -> uuid.UUID:
+    def code(self, to: Visitor, event_name: str, code: str, until: datetime) -> Letter:
+        """Composed, not written: it goes with the seat it announces (`Catalogue.take_seat`)."""
         text = (
             f"Здравствуйте, {to.full_name}! Ваш код подтверждения: {code} — регистрация на "
             f"мероприятие «{event_name}». Место за вами до {_moment(until)}."
         )
-        return await self._outbox.put(Notice.CODE, to, text, code=code)
+        return self._outbox.compose(Notice.CODE, to, text, code=code)
 
     async def new_code(self, to: Visitor, event_name: str, code: str) -> uuid.UUID:
         text = (
             f"Здравствуйте, {to.full_name}! Ваш новый код подтверждения: {code} — регистрация "
             f"на мероприятие «{event_name}»."
         )
-        return await self._outbox.put(Notice.NEW_CODE, to, text, code=code)
+        return await self._outbox.put(self._outbox.compose(Notice.NEW_CODE, to, text, code=code))
 
     async def offer(self, to: Visitor, event: Event, code: str, until: datetime) -> uuid.UUID:
         text = (
@@ -108,7 +109,7 @@ class Notices:
             f"«{event.name}». Ваш код подтверждения: {code}. "
             f"Подтвердите регистрацию до {_moment(until)}."
         )
-        return await self._outbox.put(Notice.OFFER, to, text, code=code)
+        return await self._outbox.put(self._outbox.compose(Notice.OFFER, to, text, code=code))
 
     async def confirmed(self, to: Holder, event: Event, venue: Venue | None) -> uuid.UUID:
         text = (
@@ -116,19 +117,21 @@ class Notices:
             f"подтверждена. Когда: {_when(event)}. Где: {_where(venue)}."
             f"{self._ticket(to)}{self._calendar(to)}"
         )
-        return await self._outbox.put(Notice.CONFIRMED, to, text)
+        return await self._outbox.put(self._outbox.compose(Notice.CONFIRMED, to, text))
 
     async def cancelled(self, to: Visitor, event: Event) -> uuid.UUID:
         text = (
             f"Здравствуйте, {to.full_name}! Ваша регистрация на мероприятие «{event.name}» "
             "отменена."
         )
-        return await self._outbox.put(Notice.CANCELLED, to, text)
+        return await self._outbox.put(self._outbox.compose(Notice.CANCELLED, to, text))
 
     async def event_cancelled(self, to: Visitor, event: Event) -> uuid.UUID:
         text = f"Здравствуйте, {to.full_name}! Мероприятие «{event.name}» отменено."
         key = f"{Notice.EVENT_CANCELLED}:{to.id}"
-        return await self._outbox.put(Notice.EVENT_CANCELLED, to, text, key=key)
+        return await self._outbox.put(
+            self._outbox.compose(Notice.EVENT_CANCELLED, to, text, key=key)
+        )
 
     async def rescheduled(self, to: Holder, event: Event, new_time: datetime) -> uuid.UUID:
         text = (
@@ -136,7 +139,7 @@ class Notices:
             f"{_moment(new_time)}.{self._ticket(to)}{self._calendar(to)}"
         )
         key = f"{Notice.RESCHEDULED}:{to.id}:{new_time.astimezone(UTC).isoformat()}"
-        return await self._outbox.put(Notice.RESCHEDULED, to, text, key=key)
+        return await self._outbox.put(self._outbox.compose(Notice.RESCHEDULED, to, text, key=key))
 
     async def reminder(
         self, to: Holder, event: Event, venue: Venue | None, offset_seconds: int
@@ -150,4 +153,4 @@ class Notices:
         )
         when = event.event_time.astimezone(UTC).isoformat()
         key = f"{Notice.REMINDER}:{to.id}:{offset_seconds}:{when}"
-        return await self._outbox.put(Notice.REMINDER, to, text, key=key)
+        return await self._outbox.put(self._outbox.compose(Notice.REMINDER, to, text, key=key))

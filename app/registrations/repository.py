@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute, joinedload
 
 from app.core.database import dialect_name, is_unique_violation, one_of, rowcount
+from app.core.last_write import LastWrite
 from app.events.models import Event, free_seats, full_until, registration_is_open
 from app.registrations.models import (
     ACTIVE_STATUSES,
@@ -206,17 +207,23 @@ class RegistrationRepository:
         row = (await self.session.execute(statement, values)).first()
         return None if row is None else EventAsSeen(*row[:-1])
 
-    async def add_within_limit(self, registration: Registration, limit: int) -> bool:
-        """Inserts the registration unless the user holds `limit` active ones of the event;
-        raises DuplicateActiveEmailError when the email holds one (the unique index says so,
-        once a concurrent registration has committed). The ORM's unit of work is skipped: on
-        the hot path it cost more than the statement."""
+    @staticmethod
+    def new_within_limit(registration: Registration, limit: int) -> LastWrite:
+        """The write of the new registration, unless the user holds `limit` active ones of the
+        event. The ORM's unit of work is skipped: on the hot path it cost more than the
+        statement."""
         values: dict[str, Any] = {
             name: getattr(registration, "stored_status" if name == "status" else name)
             for name in NEW_COLUMNS
         }
+        return LastWrite(INSERT_WITHIN_LIMIT, {**values, "limit": limit})
+
+    async def add_within_limit(self, registration: LastWrite) -> bool:
+        """Makes the write of `new_within_limit`: False when the user holds the limit; raises
+        DuplicateActiveEmailError when the email holds one (the unique index says so, once a
+        concurrent registration has committed)."""
         try:
-            result = await self.session.execute(INSERT_WITHIN_LIMIT, {**values, "limit": limit})
+            result = await self.session.execute(registration.statement, registration.values)
         except IntegrityError as error:
             if is_unique_violation(error):
                 raise DuplicateActiveEmailError() from error

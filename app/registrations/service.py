@@ -9,11 +9,13 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from app.core.database import utcnow
+from app.core.last_write import LastWrite
 from app.core.pagination import Found, PageRequest
 from app.events.errors import EventNotFoundError
 from app.events.models import Event
 from app.events.version import FullEvents
 from app.outbox.models import OutboxStatus
+from app.registrations.codes import new_code
 from app.registrations.errors import (
     AlreadyRegisteredError,
     AlreadyWaitingError,
@@ -103,10 +105,11 @@ class RegistrationService(Lifecycle):
         self, user_id: uuid.UUID, event_id: uuid.UUID, data: RegistrationCreate, link_base: str
     ) -> Registration:
         """Everything that does not need the seat comes first — the checks, the code and its
-        notice, the registration itself — and the seat is taken last, in one statement that
-        holds the event's row only until the commit. Only when that statement finds no seat
-        (holds may have lapsed, somebody waits) is the event locked and settled as by every
-        other path that frees seats."""
+        notice —, and the registration, its notice and the seat are written last, together,
+        with the seat's statement holding the event's row only until the commit. Only when
+        they cannot be (holds may have lapsed, somebody waits, the user's limit or the email's
+        unique index refused) are they written one by one, and the event locked and settled
+        as by every other path that frees seats."""
         # Done already ahead of the body when no Idempotency-Key came (the router); a keyed
         # request meets it here, once its replay was looked for.
         await refuse_if_known_full(self.full_events, event_id)
@@ -120,13 +123,20 @@ class RegistrationService(Lifecycle):
         registration = self.pending(
             event_id, user_id, data.full_name, data.email, now, until, link_base
         )
-        issued = await self.issue_code(
-            registration.id, lambda code: self.notices.code(registration, seen.name, code, until)
+        code = new_code()
+        notice = self.notices.code(registration, seen.name, code, until)
+        registration.code_hash = self.codes.hash(registration.id, code)
+        registration.notice_message_id = notice.id
+        stored = self.registrations.new_within_limit(
+            registration, self.settings.registrations_per_user_per_event
         )
-        registration.code_hash, registration.notice_message_id = issued.code_hash, issued.notice_id
-        await self._add_within_limit(registration)
-        taken = seen.nobody_waits() and await self.catalogue.take_seat(event_id, until, now)
-        if not taken:
+        writes = (stored, notice.message)
+        if not (
+            seen.nobody_waits()
+            and await self.catalogue.take_seat(event_id, until, now, along=writes)
+        ):
+            await self._add_within_limit(stored)
+            await self.outbox.put(notice)
             await self._take_seat_settling(event_id, until, version, now)
         # Told once it is so, and not while the seat's row waits for the commit.
         self.work.after_commit(
@@ -317,13 +327,11 @@ class RegistrationService(Lifecycle):
             raise RegistrationLimitReachedError()
         return seen
 
-    async def _add_within_limit(self, registration: Registration) -> None:
+    async def _add_within_limit(self, registration: LastWrite) -> None:
         """Stores the registration — unless a concurrent request of the same user reached the
         per-user limit, or one with the same email came first, meanwhile."""
         try:
-            added = await self.registrations.add_within_limit(
-                registration, self.settings.registrations_per_user_per_event
-            )
+            added = await self.registrations.add_within_limit(registration)
         except DuplicateActiveEmailError:
             raise AlreadyRegisteredError() from None
         if not added:

@@ -18,7 +18,7 @@ from tests.support.events import event_with_seats
 from tests.support.notifications import eventually
 from tests.support.replicas import GENEROUS, count, replicas
 from tests.support.statements import statements_during
-from tests.support.visitors import Session, visitor
+from tests.support.visitors import Session, sign_in, visitor
 
 
 def active_of(event_id):
@@ -49,6 +49,32 @@ async def test_a_full_event_with_people_waiting_answers_409_without_taking_a_sea
     assert version_after == version_before  # the event's row was not written
 
 
+async def test_a_name_that_could_end_a_literal_is_stored_and_told_exactly_as_it_came(
+    database_url,
+):
+    """On PostgreSQL the registration and its notice reach the database as literals, in the
+    seat's message (app.core.last_write): a name that could end one is still only a name."""
+    name = "O'Brien \\'; DROP TABLE events; -- «ё» $$ {0}"
+    async with replicas(database_url) as running:
+        app, session = running.app, running.sessions[0]
+        event = await event_with_seats(database_of(app), 1)
+        body = {"full_name": name, "email": "obrien@example.com"}
+        registered = await session.register(event.id, body)
+        detail = await session.get(f"/api/registrations/{registered.json()['id']}")
+        async with database_of(app).reading() as connection:
+            [(payload, masked)] = await connection.execute(
+                select(OutboxMessage.payload, OutboxMessage.masked_text)
+            )
+        seats = (await session.get(f"/api/events/{event.id}")).json()
+
+    assert registered.status_code == 201, registered.text
+    assert detail.json()["full_name"] == name
+    assert payload["email"] == "obrien@example.com"
+    assert f"Здравствуйте, {name}! Ваш код подтверждения: " in payload["message"]
+    assert f"Здравствуйте, {name}! Ваш код подтверждения: ******" in masked
+    assert seats["registrations_count"] == 1
+
+
 async def test_one_users_simultaneous_registrations_stop_exactly_at_the_per_user_limit(
     database_url,
 ):
@@ -68,6 +94,28 @@ async def test_one_users_simultaneous_registrations_stop_exactly_at_the_per_user
     assert refusals == {"/problems/registration-limit-reached"}
     assert active == 3
     assert seats["registrations_count"] == 3
+
+
+async def test_one_email_registered_by_many_users_at_once_holds_one_seat_and_one_notice(
+    database_url,
+):
+    """The unique index refuses all but the first in the seat's message; the others go the
+    long way, to 409 `already-registered`, with nothing of theirs kept."""
+    async with replicas(database_url) as running:
+        app, sessions = running.app, running.sessions
+        event = await event_with_seats(database_of(app), 50)
+        users = [await sign_in(sessions[n % len(sessions)].http) for n in range(12)]
+
+        answers = await asyncio.gather(*(user.register(event.id, visitor(7)) for user in users))
+        active = await count(app, active_of(event.id))
+        notices = await count(app, select(func.count()).select_from(OutboxMessage))
+        seats = (await sessions[0].get(f"/api/events/{event.id}")).json()
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [201] + [409] * 11
+    refusals = {answer.json()["type"] for answer in answers if answer.status_code == 409}
+    assert refusals == {"/problems/already-registered"}
+    assert (active, notices, seats["registrations_count"]) == (1, 1, 1)
 
 
 async def test_simultaneous_retries_under_one_idempotency_key_make_one_registration(
@@ -138,14 +186,23 @@ async def test_a_registration_takes_its_seat_in_its_last_statement_and_a_full_ev
         known_with, known = await sql_during(app, session.register(event.id, visitor(1)))
 
     assert registered.status_code == 201, registered.text
-    # the look, the notice (whose NOTIFY is its trigger's), the registration, and the seat —
-    # which PostgreSQL gets with the COMMIT, in one message of the driver's own, past
-    # SQLAlchemy (tests/core/test_last_write.py)
-    writes_of_the_event = [statement for statement in sent if "UPDATE events" in statement]
+    # The look; then the registration, its notice (whose NOTIFY is its trigger's) and the seat,
+    # all or none, the seat last — which PostgreSQL gets with the COMMIT, in one message of the
+    # driver's own, past SQLAlchemy (tests/core/test_last_write.py).
+    assert sent[0].startswith("SELECT events.name")
     if database_url.startswith("postgresql"):
-        assert (len(sent), writes_of_the_event) == (3, [])
+        assert len(sent) == 1
     else:
-        assert (len(sent), writes_of_the_event) == (4, [sent[-1]])
+        savepoint, *writes, released = sent[1:]
+        assert (savepoint.split()[0], released.split()[:2]) == (
+            "SAVEPOINT",
+            ["RELEASE", "SAVEPOINT"],
+        )
+        assert [write.split()[:3] for write in writes] == [
+            ["INSERT", "INTO", "registrations"],
+            ["INSERT", "INTO", "outbox_messages"],
+            ["UPDATE", "events", "SET"],
+        ]
     assert (refused.status_code, len(refused_with)) == (409, 1)
     assert refused_with[0].startswith("SELECT")
     # Full comes before the visitor's own registrations (visitor 1 holds the seat).
