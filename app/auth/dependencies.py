@@ -1,6 +1,6 @@
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
@@ -52,9 +52,15 @@ class AccessTokenBearer(OAuth2PasswordBearer):
         return user_id
 
 
-current_user_id = AccessTokenBearer(
-    tokenUrl="/api/auth/token", scheme_name="OAuth2PasswordBearer", auto_error=False
-)
+Bearer = TypeVar("Bearer", bound=AccessTokenBearer)
+
+
+def api_bearer(kind: type[Bearer]) -> Bearer:
+    """A bearer of the API's one scheme in the OpenAPI document, whatever its class."""
+    return kind(tokenUrl="/api/auth/token", scheme_name="OAuth2PasswordBearer", auto_error=False)
+
+
+current_user_id = api_bearer(AccessTokenBearer)
 
 
 def auth_service(container: Container, work: UnitOfWork) -> AuthService:

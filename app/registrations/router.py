@@ -3,7 +3,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
-from app.auth.dependencies import AUTHENTICATION_ERRORS, CurrentUserId
+from app.auth.dependencies import (
+    AUTHENTICATION_ERRORS,
+    AccessTokenBearer,
+    CurrentUserId,
+    api_bearer,
+)
 from app.core.database import UnitOfWork
 from app.core.errors import PageNotFoundError, RequestInvalidError, problem_responses
 from app.core.pagination import Found, Page, PageRequestDep, page_body
@@ -58,18 +63,32 @@ async def get_registration_service(request: Request, work: UnitOfWorkDep) -> Reg
 RegistrationServiceDep = Annotated[RegistrationService, Depends(get_registration_service)]
 
 
-async def registering_user(
-    event_id: uuid.UUID, request: Request, user_id: CurrentUserId
-) -> uuid.UUID:
-    """The user registering, once authenticated; but an event this process knows full is
-    refused here, where most requests end once sales open: ahead of the body's validation,
-    the unit of work and the idempotency record (half the instructions of such a 409,
-    bench/README.md; so `register` names it before its unit of work). Not under an
-    Idempotency-Key: the retry of a registration made before the event filled gets its 201.
-    The header is only looked for here; the route validates it."""
-    if "idempotency-key" not in request.headers:
-        await refuse_if_known_full(surroundings_of(request).full_events, event_id)
-    return user_id
+class RegisteringUser(AccessTokenBearer):
+    """The bearer of the registering route, which also refuses an event this process knows
+    full: where most requests end once sales open, ahead of the body's validation, the unit of
+    work and the idempotency record (half the instructions of such a 409, bench/README.md).
+    One dependency rather than a refusal over the bearer: FastAPI resolves each on every
+    request, about 0.1 M instructions apiece (bench/README.md). Not under an Idempotency-Key:
+    the retry of a registration made before the event filled gets its 201. The event's id and
+    the header are only looked at here; the route validates them."""
+
+    async def __call__(self, request: Request) -> uuid.UUID:  # type: ignore[override]
+        user_id = await super().__call__(request)
+        if "idempotency-key" not in request.headers:
+            event_id = _uuid_or_none(request.path_params["event_id"])
+            if event_id is not None:
+                await refuse_if_known_full(surroundings_of(request).full_events, event_id)
+        return user_id
+
+
+def _uuid_or_none(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None  # the route's validation answers it
+
+
+registering_user = api_bearer(RegisteringUser)
 
 
 ONE_OF_MINE = (*AUTHENTICATION_ERRORS, RegistrationNotFoundError, RequestInvalidError)

@@ -128,3 +128,6 @@ async def test_docs_and_openapi_are_served(client):
     assert "swagger" in docs.text.lower()
     security = schema.json()["components"]["securitySchemes"]
     assert security["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/api/auth/token"
+    # The registering route's bearer is a class of its own (it refuses an event known full).
+    register = schema.json()["paths"]["/api/events/{event_id}/register"]["post"]
+    assert register["security"] == [{"OAuth2PasswordBearer": []}]
