@@ -92,8 +92,13 @@ class Lifecycle:
     ) -> IssuedCode:
         """A new code for the registration: `notice` queues the notice that carries it (the
         code itself is never kept)."""
+        code, code_hash = self.code_and_hash(registration_id)
+        return IssuedCode(code_hash, await notice(code))
+
+    def code_and_hash(self, registration_id: uuid.UUID) -> tuple[str, str]:
+        """A new code for the registration, and the hash it keeps of it."""
         code = new_code()
-        return IssuedCode(self.codes.hash(registration_id, code), await notice(code))
+        return code, self.codes.hash(registration_id, code)
 
     async def settle(self, event: Event, now: datetime) -> None:
         """With `event` locked: records the holds that lapsed (their seats free, their offers

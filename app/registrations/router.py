@@ -70,7 +70,8 @@ class RegisteringUser(AccessTokenBearer):
     One dependency rather than a refusal over the bearer: FastAPI resolves each on every
     request, about 0.1 M instructions apiece (bench/README.md). Not under an Idempotency-Key:
     the retry of a registration made before the event filled gets its 201. The event's id and
-    the header are only looked at here; the route validates them."""
+    the header are only looked at here; the route validates them. `register` names it before
+    its unit of work, which FastAPI would otherwise enter first."""
 
     async def __call__(self, request: Request) -> uuid.UUID:  # type: ignore[override]
         user_id = await super().__call__(request)

@@ -15,7 +15,6 @@ from app.events.errors import EventNotFoundError
 from app.events.models import Event
 from app.events.version import FullEvents
 from app.outbox.models import OutboxStatus
-from app.registrations.codes import new_code
 from app.registrations.errors import (
     AlreadyRegisteredError,
     AlreadyWaitingError,
@@ -123,9 +122,8 @@ class RegistrationService(Lifecycle):
         registration = self.pending(
             event_id, user_id, data.full_name, data.email, now, until, link_base
         )
-        code = new_code()
+        code, registration.code_hash = self.code_and_hash(registration.id)
         notice = self.notices.code(registration, seen.name, code, until)
-        registration.code_hash = self.codes.hash(registration.id, code)
         registration.notice_message_id = notice.id
         stored = self.registrations.new_within_limit(
             registration, self.settings.registrations_per_user_per_event
